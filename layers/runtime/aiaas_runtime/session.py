@@ -1,0 +1,96 @@
+"""onnxruntime sessions tuned for Lambda: threads, graph optimization, execution provider."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import onnxruntime as ort
+
+from aiaas_runtime.errors import ModelLoadError
+
+logger = logging.getLogger(__name__)
+
+CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
+
+
+def available_cpus() -> int:
+    """Return the CPUs this process may actually use.
+
+    Lambda gives a function vCPUs in proportion to its memory (1 at 1,769 MB, up to 6); a
+    container may be limited by a CPU quota. ``os.cpu_count()`` sees neither, so look at the
+    affinity mask and the cgroup v2 quota.
+    """
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    quota = _cgroup_cpu_quota(Path("/sys/fs/cgroup/cpu.max"))
+    return max(1, min(cpus or 1, quota or cpus or 1))
+
+
+def _cgroup_cpu_quota(path: Path) -> int | None:
+    try:
+        quota, period = path.read_text().split()[:2]
+    except (OSError, ValueError):
+        return None
+    if quota == "max":
+        return None
+    return max(1, int(int(quota) / int(period)))
+
+
+def choose_providers(prefer_gpu: bool = True) -> list[str]:
+    """Pick execution providers at run time: CUDA when this onnxruntime build offers it.
+
+    The CPU wheel (Lambda) only has the CPU provider; the GPU container's onnxruntime-gpu
+    adds CUDA, and CPU stays last as onnxruntime's own fallback.
+    """
+    available = ort.get_available_providers()
+    if prefer_gpu and CUDA in available:
+        return [CUDA, CPU]
+    return [CPU]
+
+
+def session_options(threads: int | None = None, *, preoptimized: bool = False) -> Any:
+    """Build session options for one-request-at-a-time serving.
+
+    Args:
+        threads: Intra-op threads; defaults to the CPUs actually available.
+        preoptimized: The file was saved already optimized by onnxruntime, so skip the
+            graph optimizations at load (cuts session creation).
+    """
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or available_cpus()
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = (
+        ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        if preoptimized
+        else ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    )
+    # Lambda processes serve one request at a time: spinning threads waste billed CPU.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = 3
+    return options
+
+
+def open_session(
+    path: Path, *, threads: int | None = None, preoptimized: bool = False, prefer_gpu: bool = True
+) -> Any:
+    """Open an inference session on the best available provider.
+
+    Raises:
+        ModelLoadError: The file is missing or onnxruntime cannot load it.
+    """
+    providers = choose_providers(prefer_gpu)
+    try:
+        session = ort.InferenceSession(
+            str(path),
+            sess_options=session_options(threads, preoptimized=preoptimized),
+            providers=providers,
+        )
+    except Exception as exc:  # onnxruntime raises its own untyped errors
+        raise ModelLoadError(f"cannot open {path.name}: {exc}") from exc
+    if prefer_gpu and CUDA in providers and CUDA not in session.get_providers():
+        logger.warning("CUDA provider unavailable for %s; running on CPU", path.name)
+    return session

@@ -1,0 +1,121 @@
+"""Image classification: base64 PNG/JPEG or pixel arrays -> normalized NCHW tensor."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from aiaas_runtime.errors import ImageDecodeError, InvalidInputError
+from aiaas_runtime.manifest import ModelManifest
+from aiaas_runtime.tasks.base import Feeds, Outputs, PredictParams, item_param
+from aiaas_runtime.tasks.classify import ClassScores
+
+MAX_ENCODED_BYTES = 4 * 1024 * 1024
+MAX_DECODED_PIXELS = 16 * 1024 * 1024
+
+
+class ImageProcessor:
+    """Decodes, resizes and normalizes images as the manifest says.
+
+    Pixel arrays are ``[height][width]`` (one channel) or ``[height][width][channels]`` with
+    values from 0 to ``pixel_max``; encoded images are scaled from 0..255 to the same range.
+    Then ``x = (pixels / pixel_max - mean) / std`` per channel.
+    """
+
+    def __init__(self, manifest: ModelManifest) -> None:
+        pre = manifest.preprocessing
+        self.input = str(pre.get("input", manifest.inputs[0].name))
+        self.height, self.width = int(pre["height"]), int(pre["width"])
+        self.channels = int(pre.get("channels", 1))
+        self.pixel_max = float(pre.get("pixel_max", 255.0))
+        self.mean = np.asarray(pre.get("mean", [0.0]), dtype=np.float32).reshape(-1, 1, 1)
+        self.std = np.asarray(pre.get("std", [1.0]), dtype=np.float32).reshape(-1, 1, 1)
+        self.scores = ClassScores(manifest)
+
+    def check_params(self, params: PredictParams) -> None:
+        """Delegate ``top_k`` checks to the class scores."""
+        self.scores.check_params(params)
+
+    def prepare(self, item: Any, index: int) -> npt.NDArray[np.float32]:
+        """Return one normalized ``[channels, height, width]`` array."""
+        param = item_param(index)
+        if isinstance(item, str):
+            pixels = self._decode(item, param)
+        elif isinstance(item, list):
+            pixels = self._from_array(item, param)
+        else:
+            raise InvalidInputError(
+                f"{param} must be a base64 PNG/JPEG string or a {self.height}x{self.width} "
+                f"pixel array, got {type(item).__name__}",
+                param=param,
+            )
+        chw = pixels.transpose(2, 0, 1) / self.pixel_max
+        normalized: npt.NDArray[np.float32] = ((chw - self.mean) / self.std).astype(np.float32)
+        return normalized
+
+    def _decode(self, text: str, param: str) -> npt.NDArray[np.float32]:
+        from PIL import Image, UnidentifiedImageError  # noqa: PLC0415 - only image models pay
+
+        if text.startswith("data:"):
+            text = text.partition(",")[2]
+        if len(text) > MAX_ENCODED_BYTES * 4 // 3 + 4:
+            raise ImageDecodeError(f"{param} is larger than {MAX_ENCODED_BYTES} bytes", param=param)
+        try:
+            data = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ImageDecodeError(f"{param} is not valid base64", param=param) from exc
+        Image.MAX_IMAGE_PIXELS = MAX_DECODED_PIXELS
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                if image.format not in {"PNG", "JPEG"}:
+                    raise ImageDecodeError(f"{param} must be PNG or JPEG", param=param)
+                mode = "L" if self.channels == 1 else "RGB"
+                resized = image.convert(mode).resize(
+                    (self.width, self.height), Image.Resampling.BILINEAR
+                )
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+            raise ImageDecodeError(
+                f"{param} is not a decodable PNG/JPEG image", param=param
+            ) from exc
+        array = np.asarray(resized, dtype=np.float32).reshape(self.height, self.width, -1)
+        return array * (self.pixel_max / 255.0)
+
+    def _from_array(self, item: list[Any], param: str) -> npt.NDArray[np.float32]:
+        try:
+            array = np.asarray(item, dtype=np.float32)
+        except (ValueError, TypeError) as exc:
+            raise ImageDecodeError(
+                f"{param} must be a rectangular array of numbers", param=param
+            ) from exc
+        if array.ndim == 2 and self.channels == 1:
+            array = array[:, :, None]
+        expected = (self.height, self.width, self.channels)
+        if array.shape != expected:
+            raise ImageDecodeError(
+                f"{param} has shape {list(array.shape)}; expected {list(expected)} "
+                "(height, width, channels)",
+                param=param,
+            )
+        if not np.isfinite(array).all() or array.min() < 0 or array.max() > self.pixel_max:
+            raise InvalidInputError(
+                f"{param} pixel values must be between 0 and {self.pixel_max:g}", param=param
+            )
+        return array
+
+    def length(self, prepared: npt.NDArray[np.float32]) -> int:
+        """Every image costs the same after resizing."""
+        return 1
+
+    def collate(self, prepared: Sequence[npt.NDArray[np.float32]]) -> Feeds:
+        """Stack into ``[batch, channels, height, width]``."""
+        return {self.input: np.stack(prepared)}
+
+    def postprocess(self, outputs: Outputs, params: PredictParams) -> list[dict[str, Any]]:
+        """Label, score, probabilities and top-k per image."""
+        return self.scores.results(outputs, params)

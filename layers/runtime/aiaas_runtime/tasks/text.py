@@ -1,0 +1,99 @@
+"""Text embedding: strings -> token tensors padded to the longest -> unit-length vectors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from tokenizers import Tokenizer
+
+from aiaas_runtime.errors import InvalidInputError, ModelLoadError, TextTooLongError
+from aiaas_runtime.manifest import ModelManifest
+from aiaas_runtime.tasks.base import Feeds, Outputs, PredictParams, item_param, l2_normalize
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """One tokenized text."""
+
+    ids: list[int]
+    type_ids: list[int]
+
+
+class EmbeddingProcessor:
+    """Tokenizes with the model's tokenizer.json and pools nothing: the graph pools.
+
+    The exported graph already mean-pools and L2-normalizes (as sentence-transformers does),
+    so post-processing only applies an optional ``dimensions`` truncation.
+    """
+
+    def __init__(self, manifest: ModelManifest) -> None:
+        pre, post = manifest.preprocessing, manifest.postprocessing
+        self.max_length = int(pre.get("max_length", 256))
+        self.max_chars = int(pre.get("max_chars", 20_000))
+        self.pad_id = int(pre.get("pad_token_id", 0))
+        self.output = str(post.get("output", manifest.outputs[0].name))
+        self.dimensions = int(post.get("dimensions", manifest.outputs[0].shape[-1]))
+        self.input_names = {t.name for t in manifest.inputs}
+        self.tokenizer = _load_tokenizer(manifest, self.max_length)
+
+    def prepare(self, item: Any, index: int) -> Encoded:
+        """Check one text and tokenize it (truncated at the model's max length)."""
+        if not isinstance(item, str):
+            raise InvalidInputError(
+                f"{item_param(index)} must be a string, got {type(item).__name__}",
+                param=item_param(index),
+            )
+        if len(item) > self.max_chars:
+            raise TextTooLongError(
+                f"{item_param(index)} has {len(item)} characters; the limit is {self.max_chars}",
+                param=item_param(index),
+            )
+        encoding = self.tokenizer.encode(item)
+        return Encoded(ids=encoding.ids, type_ids=encoding.type_ids)
+
+    def length(self, prepared: Encoded) -> int:
+        """Token count: batches group texts of similar length to pad less."""
+        return len(prepared.ids)
+
+    def collate(self, prepared: Sequence[Encoded]) -> Feeds:
+        """Pad to the longest text of the batch (not to a fixed length: 8x cheaper)."""
+        width = max(len(p.ids) for p in prepared)
+        ids = np.full((len(prepared), width), self.pad_id, dtype=np.int64)
+        types = np.zeros((len(prepared), width), dtype=np.int64)
+        mask = np.zeros((len(prepared), width), dtype=np.int64)
+        for row, p in enumerate(prepared):
+            ids[row, : len(p.ids)] = p.ids
+            types[row, : len(p.type_ids)] = p.type_ids
+            mask[row, : len(p.ids)] = 1
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        return {name: value for name, value in feeds.items() if name in self.input_names}
+
+    def check_params(self, params: PredictParams) -> None:
+        """Reject a ``dimensions`` the model cannot give."""
+        if params.dimensions is not None and not 1 <= params.dimensions <= self.dimensions:
+            raise InvalidInputError(
+                f"dimensions must be between 1 and {self.dimensions}", param="dimensions"
+            )
+
+    def postprocess(self, outputs: Outputs, params: PredictParams) -> list[dict[str, Any]]:
+        """Return one unit vector per text, truncated to ``params.dimensions`` if asked."""
+        vectors: npt.NDArray[np.float32] = outputs[self.output].astype(np.float32, copy=False)
+        if params.dimensions is not None:
+            vectors = vectors[:, : params.dimensions]
+        vectors = l2_normalize(vectors)
+        return [{"embedding": row} for row in vectors.tolist()]
+
+
+def _load_tokenizer(manifest: ModelManifest, max_length: int) -> Tokenizer:
+    path = manifest.artifact_path("tokenizer")
+    try:
+        tokenizer = Tokenizer.from_file(str(path))
+    except Exception as exc:  # tokenizers raises plain Exception subclasses
+        raise ModelLoadError(f"cannot load tokenizer {path.name}: {exc}") from exc
+    tokenizer.no_padding()  # padding happens per batch, to the longest text
+    tokenizer.enable_truncation(max_length=max_length)
+    return tokenizer

@@ -1,0 +1,1 @@
+"""aiaas: the shared package every function imports (settings, domain, web)."""

@@ -1,0 +1,83 @@
+"""Predictions: find the model, run it, report what ran. Runtime errors become domain errors."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from aiaas.errors import InvalidInput, NotFound, Unavailable
+from aiaas_runtime import (
+    InvalidInputError,
+    ModelLoadError,
+    ModelManifest,
+    ModelNotFoundError,
+    ModelRegistry,
+    PredictParams,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PredictionResult:
+    """What a prediction returns to the caller, plus how long inference took."""
+
+    manifest: ModelManifest
+    variant: str
+    outputs: list[dict[str, Any]]
+    inference_ms: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The response body of the native predict route."""
+        return {
+            "model": self.manifest.name,
+            "version": self.manifest.version,
+            "task": self.manifest.task,
+            "outputs": self.outputs,
+        }
+
+
+@contextmanager
+def runtime_errors() -> Iterator[None]:
+    """Translate the runtime's typed errors into domain errors at this boundary."""
+    try:
+        yield
+    except InvalidInputError as exc:
+        raise InvalidInput(exc.message, param=exc.param) from exc
+    except ModelNotFoundError as exc:
+        raise NotFound(exc.message, param=exc.param) from exc
+    except ModelLoadError as exc:
+        raise Unavailable(f"model cannot be served right now: {exc.message}") from exc
+
+
+class PredictionService:
+    """Serves the models of one registry."""
+
+    def __init__(self, registry: ModelRegistry) -> None:
+        self.registry = registry
+
+    def list_models(self) -> list[ModelManifest]:
+        """Every installed model, by name."""
+        with runtime_errors():
+            return sorted(self.registry.manifests().values(), key=lambda m: m.name)
+
+    def describe(self, name: str) -> ModelManifest:
+        """One model's manifest; NotFound if there is none."""
+        with runtime_errors():
+            return self.registry.manifest(name)
+
+    def predict(
+        self, name: str, inputs: Sequence[Any], params: PredictParams | None = None
+    ) -> PredictionResult:
+        """Run ``inputs`` through model ``name`` and return one output per input."""
+        with runtime_errors():
+            model = self.registry.get(name)
+            started = time.perf_counter()
+            prediction = model.predict(inputs, params)
+        return PredictionResult(
+            manifest=model.manifest,
+            variant=prediction.variant,
+            outputs=prediction.results,
+            inference_ms=(time.perf_counter() - started) * 1e3,
+        )

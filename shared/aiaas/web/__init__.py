@@ -1,0 +1,1 @@
+"""FastAPI routers, dependencies and the error table; the functions' apps are built here."""

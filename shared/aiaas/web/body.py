@@ -1,0 +1,58 @@
+"""Request bodies read raw: clients may omit Content-Type, which FastAPI's body models reject."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import Request
+from pydantic import BaseModel, ValidationError
+
+from aiaas.errors import InvalidInput, PayloadTooLarge
+
+
+async def read_json(request: Request, max_bytes: int) -> Any:
+    """Parse the body as JSON whatever the Content-Type says.
+
+    Raises:
+        PayloadTooLarge: The body is over ``max_bytes``.
+        InvalidInput: The body is empty or not JSON.
+    """
+    raw = await request.body()
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge(f"request body is {len(raw)} bytes; the limit is {max_bytes}")
+    if not raw.strip():
+        raise InvalidInput("request body is empty; send a JSON object", param="body")
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInput(f"request body is not valid JSON: {exc}", param="body") from exc
+
+
+def parse_as[M: BaseModel](model: type[M], data: Any) -> M:
+    """Validate parsed JSON against a request model; the first problem names its field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        param = ".".join(str(part) for part in first["loc"]) or None
+        raise InvalidInput(f"{param or 'body'}: {first['msg']}", param=param) from exc
+
+
+def openapi_body(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` that documents a raw-read JSON body with ``model``'s schema."""
+    schema = model.model_json_schema()
+    schema = _inline(schema, schema.pop("$defs", {}))
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    """Replace ``$ref``s to ``$defs`` by the definitions (the body has no components)."""
+    if isinstance(node, dict):
+        ref = node.get("$ref", "")
+        if ref.startswith("#/$defs/"):
+            return _inline(defs[ref.removeprefix("#/$defs/")], defs)
+        return {key: _inline(value, defs) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_inline(value, defs) for value in node]
+    return node

@@ -1,0 +1,57 @@
+"""The native prediction route: ``POST /v1/models/{name}/predict``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from aiaas.web.body import openapi_body, parse_as, read_json
+from aiaas.web.deps import PredictionServiceDep, SettingsDep
+from aiaas_runtime import PredictParams
+
+router = APIRouter(prefix="/v1/models", tags=["predict"])
+
+ModelName = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
+
+
+class PredictParameters(BaseModel):
+    """Options that shape the outputs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    top_k: int | None = Field(default=None, ge=1, description="classes to list (classifiers)")
+    dimensions: int | None = Field(default=None, ge=1, description="truncate embeddings")
+
+
+class PredictRequest(BaseModel):
+    """A batch of inputs for one model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    inputs: list[Any] = Field(
+        min_length=1,
+        description="texts (embedding), feature rows as arrays or objects (tabular), "
+        "base64 PNG/JPEG strings or pixel arrays (image)",
+    )
+    parameters: PredictParameters = Field(default_factory=PredictParameters)
+
+
+@router.post("/{name}/predict", openapi_extra=openapi_body(PredictRequest))
+async def predict(
+    name: ModelName, request: Request, service: PredictionServiceDep, settings: SettingsDep
+) -> JSONResponse:
+    """Run a model on a batch of inputs; one output per input, in order."""
+    body = parse_as(PredictRequest, await read_json(request, settings.max_body_bytes))
+    params = PredictParams(top_k=body.parameters.top_k, dimensions=body.parameters.dimensions)
+    result = service.predict(name, body.inputs, params)
+    return JSONResponse(
+        result.to_dict(),
+        headers={
+            "x-model-version": result.manifest.version,
+            "x-model-variant": result.variant,
+            "x-inference-ms": f"{result.inference_ms:.2f}",
+        },
+    )

@@ -1,0 +1,98 @@
+"""Manifests, sessions and the registry's load-once behaviour."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from aiaas_runtime import ModelLoadError, ModelNotFoundError, ModelRegistry
+from aiaas_runtime.manifest import load_manifest
+from aiaas_runtime.session import _cgroup_cpu_quota, available_cpus, choose_providers
+
+EXPECTED = {"all-minilm-l6-v2": "embedding", "iris-rf": "tabular-classification",
+            "digits-cnn": "image-classification"}  # fmt: skip
+
+
+def test_the_zoo_has_the_three_models_with_their_tasks(models_dir: Path) -> None:
+    manifests = ModelRegistry(models_dir).manifests()
+    assert {name: m.task for name, m in manifests.items()} == EXPECTED
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_artifact_matches_its_recorded_sha256_and_size(models_dir: Path, name: str) -> None:
+    manifest = load_manifest(models_dir / name)
+    for role, artifact in manifest.artifacts.items():
+        path = manifest.artifact_path(role)
+        if not path.exists():
+            continue  # e.g. fp32 stays out of the layer
+        assert path.stat().st_size == artifact.size
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == artifact.sha256
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_manifest_records_tensors_and_quality(models_dir: Path, name: str) -> None:
+    manifest = load_manifest(models_dir / name)
+    assert manifest.inputs and manifest.outputs
+    assert all(t.datatype in {"FP32", "INT64"} for t in manifest.inputs + manifest.outputs)
+    assert {"fp32", "int8"} <= set(manifest.quality)
+
+
+def test_unknown_model_is_not_found(models_dir: Path) -> None:
+    with pytest.raises(ModelNotFoundError, match="'nope' not found"):
+        ModelRegistry(models_dir).get("nope")
+
+
+def test_concurrent_first_requests_open_one_session(models_dir: Path) -> None:
+    registry = ModelRegistry(models_dir)
+    loaded = []
+    barrier = threading.Barrier(4)
+
+    def load() -> None:
+        barrier.wait()
+        loaded.append(registry.get("iris-rf"))
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({id(model) for model in loaded}) == 1
+
+
+def test_broken_manifest_and_missing_file_are_load_errors(tmp_path: Path, models_dir: Path) -> None:
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "manifest.json").write_text("{not json")
+    with pytest.raises(ModelLoadError, match="cannot read"):
+        ModelRegistry(tmp_path).manifests()
+
+    raw = json.loads((models_dir / "iris-rf" / "manifest.json").read_text())
+    (tmp_path / "bad" / "manifest.json").write_text(json.dumps(raw))  # no model file beside it
+    with pytest.raises(ModelLoadError, match="none of the artifacts"):
+        ModelRegistry(tmp_path).get("iris-rf")
+
+
+def test_corrupt_model_file_is_a_load_error(tmp_path: Path, models_dir: Path) -> None:
+    raw = json.loads((models_dir / "iris-rf" / "manifest.json").read_text())
+    (tmp_path / "iris-rf").mkdir()
+    (tmp_path / "iris-rf" / "manifest.json").write_text(json.dumps(raw))
+    (tmp_path / "iris-rf" / raw["artifacts"]["int8"]["file"]).write_bytes(b"\x08\x01garbage")
+    with pytest.raises(ModelLoadError, match="cannot open"):
+        ModelRegistry(tmp_path).get("iris-rf")
+
+
+def test_cpu_count_honours_a_cgroup_quota(tmp_path: Path) -> None:
+    quota = tmp_path / "cpu.max"
+    quota.write_text("150000 100000\n")
+    assert _cgroup_cpu_quota(quota) == 1
+    quota.write_text("max 100000\n")
+    assert _cgroup_cpu_quota(quota) is None
+    assert _cgroup_cpu_quota(tmp_path / "missing") is None
+    assert available_cpus() >= 1
+
+
+def test_cpu_provider_is_chosen_where_cuda_is_not_offered() -> None:
+    assert choose_providers()[-1] == "CPUExecutionProvider"
