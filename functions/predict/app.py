@@ -2,7 +2,8 @@
 
 from mangum import Mangum
 
+from aiaas.settings import get_settings
 from aiaas.web.apps import create_predict_app
 
 app = create_predict_app()
-handler = Mangum(app, lifespan="off")
+handler = Mangum(app, lifespan="off", api_gateway_base_path=get_settings().base_path)

@@ -21,6 +21,7 @@ class Settings(BaseSettings):
             and it precedes the first request), comma-separated.
         inference_threads: onnxruntime intra-op threads; default: the CPUs available.
         max_body_bytes: Largest accepted request body (Lambda's sync payload limit is 6 MB).
+        stage: HTTP API stage; a named stage prefixes every path with ``/<stage>``.
     """
 
     model_config = SettingsConfigDict(env_prefix="AIAAS_", frozen=True, extra="ignore")
@@ -30,6 +31,12 @@ class Settings(BaseSettings):
     preload_models: str = ""
     inference_threads: int | None = Field(default=None, ge=1, le=64)
     max_body_bytes: int = Field(default=6 * 1024 * 1024, ge=1024)
+    stage: str = Field(default="$default", pattern=r"^(\$default|[A-Za-z0-9_-]+)$")
+
+    @property
+    def base_path(self) -> str:
+        """The path prefix API Gateway adds for the stage (``/`` for ``$default``)."""
+        return "/" if self.stage == "$default" else f"/{self.stage}"
 
     @property
     def preload(self) -> list[str]:

@@ -1,0 +1,117 @@
+"""AWS for the local stack: moto in server mode on loopback, and the template's resources.
+
+moto must run, and ``AWS_ENDPOINT_URL`` point at it, before any handler module is imported:
+a boto3 client reads its endpoint and credentials when it is created.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from aiaas_dev.cfn import PSEUDO_PARAMETERS
+from aiaas_dev.template import Template
+
+logger = logging.getLogger(__name__)
+
+# Creates one template resource in moto: (logical ID, resolved properties, boto3 session).
+Provisioner = Callable[[str, dict[str, Any], Any], None]
+
+# Resource type -> provisioner. Empty for now: add e.g. "AWS::DynamoDB::Table" here when the
+# template gains tables or buckets; resources of other types are left out (with a log line).
+PROVISIONERS: dict[str, Provisioner] = {}
+
+# Resource types that need nothing in moto to serve the API locally.
+_LOCAL_ONLY_TYPES = frozenset(
+    {
+        "AWS::Serverless::Function",
+        "AWS::Serverless::HttpApi",
+        "AWS::Serverless::LayerVersion",
+    }
+)
+
+
+def aws_environment(endpoint_url: str) -> dict[str, str]:
+    """The variables that send boto3 to moto with dummy credentials.
+
+    Args:
+        endpoint_url: moto's base URL (``http://127.0.0.1:PORT``).
+
+    Returns:
+        ``AWS_ENDPOINT_URL``, dummy keys, the region (``us-east-1``).
+    """
+    region = PSEUDO_PARAMETERS["AWS::Region"]
+    return {
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+    }
+
+
+class MotoServer:
+    """moto's threaded server on a free loopback port."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        """Create the server (call `start`).
+
+        Args:
+            host: The loopback address to bind.
+        """
+        self.host = host
+        self._server: Any = None
+
+    @property
+    def endpoint_url(self) -> str:
+        """The base URL boto3 should use."""
+        if self._server is None:
+            raise RuntimeError("moto is not running")
+        host, port = self._server.get_host_and_port()
+        return f"http://{host}:{port}"
+
+    def start(self) -> str:
+        """Start moto (about half a second, most of it importing moto).
+
+        Returns:
+            The endpoint URL.
+        """
+        from moto.server import ThreadedMotoServer  # noqa: PLC0415  # slow import, only if used
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per AWS call
+        self._server = ThreadedMotoServer(ip_address=self.host, port=0, verbose=False)
+        self._server.start()
+        return self.endpoint_url
+
+    def stop(self) -> None:
+        """Stop moto and wait for its thread."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+
+def provision_resources(template: Template, session: Any) -> list[str]:
+    """Create the template's AWS resources in moto, through `PROVISIONERS`.
+
+    Args:
+        template: The parsed template (its resolver gives resources their local names).
+        session: A ``boto3.Session`` bound to moto (through ``AWS_ENDPOINT_URL``).
+
+    Returns:
+        The logical IDs of the resources created.
+    """
+    created: list[str] = []
+    for logical_id, resource in (template.document.get("Resources") or {}).items():
+        kind = resource.get("Type", "")
+        provisioner = PROVISIONERS.get(kind)
+        if provisioner is None:
+            if kind not in _LOCAL_ONLY_TYPES:
+                logger.warning("not created locally: %s (%s)", logical_id, kind)
+            continue
+        properties = template.resolver.resolve(resource.get("Properties") or {})
+        provisioner(logical_id, properties, session)
+        created.append(logical_id)
+    return created

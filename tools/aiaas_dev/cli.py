@@ -1,0 +1,180 @@
+"""``python -m aiaas_dev``: ``serve`` the template's API locally, or print an ``event``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shlex
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from aiaas_dev.cfn import TemplateError
+from aiaas_dev.events import API_ID, event_for_request
+from aiaas_dev.routes import RouteTable
+from aiaas_dev.stack import LocalStack
+from aiaas_dev.template import Template, load_template
+
+READY_LINE_PREFIX = "aiaas-dev listening on "  # the first line `serve` prints when ready
+DEFAULT_PORT = 3000
+DEFAULT_EXAMPLE_BODY = '{"inputs": ["hello world"]}'
+
+
+def _key_value(text: str, separator: str = "=") -> tuple[str, str]:
+    key, found, value = text.partition(separator)
+    if not found or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY{separator}VALUE, got {text!r}")
+    return key.strip(), value.strip() if separator == ":" else value
+
+
+def _header(text: str) -> tuple[str, str]:
+    return _key_value(text, ":")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m aiaas_dev", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, text in [
+        ("serve", "serve the template's HttpApi on loopback, like `sam local start-api`"),
+        ("event", "print the HTTP API event for a request to the template's routes"),
+    ]:
+        command = commands.add_parser(name, help=text, description=text)
+        command.add_argument("--template", type=Path, default=Path("template.yaml"))
+        command.add_argument("--stage", help="stage name (default: the HttpApi's StageName)")
+        command.add_argument(
+            "--param", type=_key_value, action="append", default=[], metavar="NAME=VALUE",
+            help="template parameter value, over its Default",
+        )  # fmt: skip
+    serve = commands.choices["serve"]
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument(
+        "--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)),
+        help="port (default: $PORT or 3000; 0 picks a free one)",
+    )  # fmt: skip
+    serve.add_argument(
+        "--env", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
+        help="environment variable for the functions, over the template's (repeatable)",
+    )  # fmt: skip
+    serve.add_argument("--no-moto", action="store_true", help="do not start moto")
+    serve.add_argument(
+        "--example-param", type=_key_value, action="append", default=[], metavar="NAME=VALUE",
+        help="path parameter value for the example curl printed at start",
+    )  # fmt: skip
+    serve.add_argument("--example-body", default=DEFAULT_EXAMPLE_BODY)
+    serve.add_argument("--log-level", default="INFO", help="level of the local stack's own logs")
+    event = commands.choices["event"]
+    event.add_argument("method")
+    event.add_argument("path", help="path as a client sends it, with ?query if any")
+    event.add_argument("--body", default="", help="request body (JSON unless --header says)")
+    event.add_argument("--header", type=_header, action="append", default=[], metavar="K:V")
+    return parser
+
+
+def _example_curls(base: str, table: RouteTable, params: dict[str, str], body: str) -> list[str]:
+    """A curl line for the first GET route without parameters and the first POST route."""
+    curls: list[str] = []
+    plain_get = next((r for r in table.routes if r.method == "GET" and "{" not in r.path), None)
+    if plain_get is not None:
+        curls.append(f"curl -s {shlex.quote(base + plain_get.path)}")
+    post = next((r for r in table.routes if r.method == "POST"), None)
+    if post is not None:
+        path = post.path
+        for segment in path.split("/"):
+            if segment.startswith("{"):
+                name = segment.strip("{}+")
+                path = path.replace(segment, params.get(name, f"<{name}>"))
+        curls.append(
+            f"curl -s -X POST {shlex.quote(base + path)}"
+            f" -H 'content-type: application/json' -d {shlex.quote(body)}"
+        )
+    return curls
+
+
+def _banner(stack: LocalStack, args: argparse.Namespace) -> str:
+    table = stack.table
+    moto = f"moto at {stack.moto.endpoint_url}" if stack.moto else "no moto"
+    lines = [
+        f"{READY_LINE_PREFIX}{stack.base_url}",
+        f"stage {table.stage}; {moto}; template {stack.template.path}",
+        "",
+        *(f"  {r.method:<7} {table.prefix + r.path:<40} {r.function}" for r in table.routes),
+        "",
+        "All functions share this process and its environment; each runs one request at a time.",
+        "Try:",
+    ]
+    example = _example_curls(stack.base_url, table, dict(args.example_param), args.example_body)
+    lines += [f"  {curl}" for curl in example]
+    lines += ["Ctrl+C to stop."]
+    return "\n".join(lines)
+
+
+def _serve(template: Template, args: argparse.Namespace) -> int:
+    # The root logger stays at WARNING as in Lambda; --log-level is for the local stack's lines.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiaas_dev").setLevel(args.log_level.upper())
+    stack = LocalStack(
+        template,
+        host=args.host,
+        port=args.port,
+        env_overrides=dict(args.env),
+        use_moto=not args.no_moto,
+    )
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    try:
+        stack.start()
+        print(_banner(stack, args), flush=True)
+        while not stopping.wait(0.5):
+            pass
+    finally:
+        stack.stop()
+        print("aiaas-dev stopped", flush=True)
+    return 0
+
+
+def _event(template: Template, args: argparse.Namespace) -> int:
+    headers = [("host", f"{API_ID}.execute-api.us-east-1.amazonaws.com"), *args.header]
+    body = args.body.encode()
+    if body and not any(name.lower() == "content-type" for name, _ in headers):
+        headers.append(("content-type", "application/json"))
+    if body:
+        headers.append(("content-length", str(len(body))))
+    table = RouteTable(template.routes, template.stage)
+    routed = event_for_request(
+        table, args.method, args.path, headers=headers, body=body, server_port=443, scheme="https"
+    )
+    if routed is None:
+        print(f"no route for {args.method} {args.path}", file=sys.stderr)
+        return 1
+    print(json.dumps(routed[1], indent=2))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line.
+
+    Args:
+        argv: Arguments without the program name; ``sys.argv[1:]`` if not given.
+
+    Returns:
+        The exit status.
+    """
+    args = _parser().parse_args(argv)
+    try:
+        template = load_template(
+            args.template,
+            parameters=dict(args.param),
+            env_overrides=dict(getattr(args, "env", [])),
+            stage=args.stage,
+        )
+    except TemplateError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "event":
+        return _event(template, args)
+    return _serve(template, args)

@@ -1,0 +1,217 @@
+"""Lambda execution environments inside one process.
+
+Each function gets one worker thread that plays its execution environment: it imports the
+handler there (the cold start), owns an asyncio event loop (Mangum needs a current loop in
+the thread it runs on) and runs one invocation at a time, as Lambda runs one request at a time
+per environment. Requests for a busy function queue; different functions run in parallel.
+All functions share the process, its ``os.environ`` and its ``sys.modules``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import queue
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future
+from datetime import UTC, datetime
+from types import ModuleType
+from typing import Any
+
+from aiaas_dev.cfn import PSEUDO_PARAMETERS
+from aiaas_dev.template import FunctionSpec
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any], Any], Any]
+_Job = tuple[Callable[[], Any], Future[Any]]
+
+
+class InvocationError(Exception):
+    """The invocation failed: init error, handler exception or timeout (API Gateway: 500)."""
+
+
+class LambdaContext:
+    """The context object Lambda's Python runtime passes to a handler.
+
+    ``memory_limit_in_mb`` is a string, as in the real runtime (it reads an env variable).
+    """
+
+    def __init__(self, spec: FunctionSpec, request_id: str, deadline_s: float) -> None:
+        """Create the context of one invocation.
+
+        Args:
+            spec: The function.
+            request_id: ``aws_request_id``.
+            deadline_s: When the invocation times out, as ``time.time()`` seconds.
+        """
+        region = PSEUDO_PARAMETERS["AWS::Region"]
+        account = PSEUDO_PARAMETERS["AWS::AccountId"]
+        self.function_name = spec.name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:{region}:{account}:function:{spec.name}"
+        self.memory_limit_in_mb = str(spec.memory_mb)
+        self.aws_request_id = request_id
+        self.log_group_name = f"/aws/lambda/{spec.name}"
+        day = datetime.now(UTC).strftime("%Y/%m/%d")
+        self.log_stream_name = f"{day}/[$LATEST]{uuid.uuid4().hex}"
+        self.client_context: Any = None
+        self.identity: Any = None
+        self._deadline_ms = int(deadline_s * 1000)
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left before the function's ``Timeout``."""
+        return max(self._deadline_ms - int(time.time() * 1000), 0)
+
+
+def load_handler(spec: FunctionSpec) -> Handler:
+    """Import a function's handler by file path, under a module name unique to the function.
+
+    Args:
+        spec: The function (``CodeUri`` + ``Handler``).
+
+    Returns:
+        The handler callable.
+
+    Raises:
+        ImportError: The file is missing or the handler is not in it.
+        Exception: Whatever the module raises while it is imported.
+    """
+    module_name = f"_aiaas_dev_function_{spec.logical_id}"
+    location = importlib.util.spec_from_file_location(module_name, spec.handler_file)
+    if location is None or location.loader is None or not spec.handler_file.is_file():
+        raise ImportError(f"{spec.logical_id}: no handler module at {spec.handler_file}")
+    module: ModuleType = importlib.util.module_from_spec(location)
+    sys.modules[module_name] = module  # pydantic and dataclasses look their module up here
+    try:
+        location.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    handler = getattr(module, spec.handler_attr, None)
+    if not callable(handler):
+        raise ImportError(f"{spec.logical_id}: {spec.handler_file} has no {spec.handler_attr}")
+    return handler  # type: ignore[no-any-return]
+
+
+class FunctionWorker:
+    """One function's execution environment: a thread, its event loop, one call at a time."""
+
+    def __init__(self, spec: FunctionSpec) -> None:
+        """Create the worker (call `start` to run the thread and import the handler).
+
+        Args:
+            spec: The function.
+        """
+        self.spec = spec
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=spec.logical_id, daemon=True)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._handler: Handler | None = None
+
+    def start(self) -> bool:
+        """Start the thread and import the handler there (the cold start).
+
+        Returns:
+            Whether the import worked; if not, the error is logged and every invocation
+            tries again, as Lambda retries a failed init on the next request.
+        """
+        self._thread.start()
+        try:
+            self._submit(self._init).result()
+        except Exception:  # logged by _init
+            return False
+        return True
+
+    def stop(self) -> None:
+        """Let the thread finish the queued invocations and end (does not wait)."""
+        self._jobs.put(None)
+
+    def invoke(self, event: dict[str, Any], request_id: str) -> Any:
+        """Run the handler on ``event``, after the invocations queued before it.
+
+        Args:
+            event: The event.
+            request_id: The Lambda request ID (``context.aws_request_id``).
+
+        Returns:
+            What the handler returned.
+
+        Raises:
+            InvocationError: Init failed, the handler raised, or it ran past ``Timeout``
+                (it then keeps running in the background and the function stays busy).
+        """
+        started = threading.Event()
+
+        def call() -> Any:
+            started.set()
+            return self._call(event, request_id)
+
+        future = self._submit(call)
+        started.wait()
+        try:
+            return future.result(timeout=self.spec.timeout_s)
+        except TimeoutError:
+            logger.error("%s: Task timed out after %.2f seconds", request_id, self.spec.timeout_s)
+            raise InvocationError("timed out") from None
+        except Exception as exc:  # logged by _call, with the handler's traceback
+            raise InvocationError(str(exc)) from exc
+
+    def _submit(self, job: Callable[[], Any]) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._jobs.put((job, future))
+        return future
+
+    def _run(self) -> None:
+        while (item := self._jobs.get()) is not None:
+            job, future = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(job())
+            except BaseException as exc:  # handed to the caller
+                future.set_exception(exc)
+        if self._loop is not None:
+            self._loop.close()
+
+    def _use_event_loop(self) -> None:
+        """Give this thread a usable current loop (an ``asyncio.run`` may have cleared it)."""
+        if self._loop is None or self._loop.is_closed():
+            self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self._loop)
+
+    def _init(self) -> Handler:
+        self._use_event_loop()
+        started = time.perf_counter()
+        try:
+            self._handler = load_handler(self.spec)
+        except Exception:
+            logger.exception("%s: init failed", self.spec.logical_id)
+            raise
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        logger.info("%s: Init Duration: %.2f ms", self.spec.logical_id, elapsed_ms)
+        return self._handler
+
+    def _call(self, event: dict[str, Any], request_id: str) -> Any:
+        handler = self._handler or self._init()
+        self._use_event_loop()
+        context = LambdaContext(self.spec, request_id, time.time() + self.spec.timeout_s)
+        started = time.perf_counter()
+        try:
+            return handler(event, context)
+        except Exception:
+            logger.exception("%s: %s failed", request_id, self.spec.logical_id)
+            raise
+        finally:
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            logger.info(
+                "%s: REPORT RequestId: %s Duration: %.2f ms",
+                self.spec.logical_id,
+                request_id,
+                elapsed_ms,
+            )

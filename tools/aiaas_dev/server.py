@@ -1,0 +1,182 @@
+"""The HTTP side of the local stack: API Gateway's part (`Gateway`) behind a stdlib server."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from aiaas_dev.events import event_for_request, new_request_id
+from aiaas_dev.invoker import FunctionWorker, InvocationError
+from aiaas_dev.responses import (
+    HttpResponse,
+    MalformedResponseError,
+    json_message,
+    to_http_response,
+)
+from aiaas_dev.routes import RouteTable
+
+logger = logging.getLogger(__name__)
+
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's synchronous invocation payload, each way
+MAX_REQUEST_BYTES = 10 * 1024 * 1024  # HTTP API's own request limit
+_CHUNK_LINE_LIMIT = 65_537
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """One HTTP request as the server received it."""
+
+    method: str
+    target: str  # path (with the stage prefix) and query string, as sent
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    source_ip: str = "127.0.0.1"
+    server_port: int = 3000
+    protocol: str = "HTTP/1.1"
+
+
+class Gateway:
+    """API Gateway's part: route, build the event, invoke, convert the result."""
+
+    def __init__(self, table: RouteTable, workers: Mapping[str, FunctionWorker]) -> None:
+        """Create the gateway.
+
+        Args:
+            table: The routes and the stage.
+            workers: One execution environment per function, by logical ID.
+        """
+        self.table = table
+        self.workers = workers
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        """Answer one request as API Gateway and Lambda would.
+
+        Args:
+            request: The request as received.
+
+        Returns:
+            The response; 404, 413 and 500 carry API Gateway's ``{"message": ...}`` bodies,
+            and every response an ``apigw-requestid`` header.
+        """
+        response = self._respond(request)
+        response.headers.append(("apigw-requestid", new_request_id()))
+        return response
+
+    def _respond(self, request: HttpRequest) -> HttpResponse:
+        if len(request.body) > MAX_PAYLOAD_BYTES:
+            return json_message(413, "Request Entity Too Large")
+        routed = event_for_request(
+            self.table,
+            request.method,
+            request.target,
+            headers=request.headers,
+            body=request.body,
+            source_ip=request.source_ip,
+            server_port=request.server_port,
+            protocol=request.protocol,
+        )
+        if routed is None:
+            return json_message(404, "Not Found")
+        match, event = routed
+        if len(json.dumps(event)) > MAX_PAYLOAD_BYTES:
+            return json_message(413, "Request Entity Too Large")
+        return self._invoke(self.workers[match.route.function], event)
+
+    @staticmethod
+    def _invoke(worker: FunctionWorker, event: dict[str, Any]) -> HttpResponse:
+        request_id = str(uuid.uuid4())
+        try:
+            result = worker.invoke(event, request_id)
+            if len(json.dumps(result, default=str)) > MAX_PAYLOAD_BYTES:
+                raise MalformedResponseError("response payload is over Lambda's 6 MB limit")
+            return to_http_response(result)
+        except InvocationError:
+            pass  # the worker logged the traceback, as Lambda would
+        except MalformedResponseError as exc:
+            logger.error("%s: %s: %s", request_id, worker.spec.logical_id, exc)
+        return json_message(500, "Internal Server Error")
+
+
+class GatewayHTTPServer(ThreadingHTTPServer):
+    """A threading HTTP server that hands every request to a `Gateway`."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], gateway: Gateway) -> None:
+        """Bind the server (``port`` 0 picks a free port).
+
+        Args:
+            address: ``(host, port)``.
+            gateway: Answers the requests.
+        """
+        self.gateway = gateway
+        super().__init__(address, GatewayRequestHandler)
+
+
+class GatewayRequestHandler(BaseHTTPRequestHandler):
+    """Reads one request, lets the gateway answer it, writes the response."""
+
+    protocol_version = "HTTP/1.1"
+    server: GatewayHTTPServer
+
+    def _handle(self) -> None:
+        body = self._read_body()
+        if body is None:  # over HTTP API's limit: answer without reading it, then hang up
+            self.close_connection = True
+            self._send(json_message(413, "Request Entity Too Large"))
+            return
+        try:
+            request = HttpRequest(
+                method=self.command,
+                target=self.path,
+                headers=self.headers.items(),
+                body=body,
+                source_ip=self.client_address[0],
+                server_port=self.server.server_address[1],
+                protocol=self.request_version,
+            )
+            response = self.server.gateway.handle(request)
+        except Exception:
+            logger.exception("local stack error on %s %s", self.command, self.path)
+            response = json_message(500, "Internal Server Error")
+        self._send(response)
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _handle  # noqa: N815
+
+    def _read_body(self) -> bytes | None:
+        """The request body, or ``None`` if it is over `MAX_REQUEST_BYTES`."""
+        if "chunked" in self.headers.get("transfer-encoding", "").lower():
+            return self._read_chunked()
+        length = int(self.headers.get("content-length") or 0)
+        if length > MAX_REQUEST_BYTES:
+            return None
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _read_chunked(self) -> bytes | None:
+        chunks: list[bytes] = []
+        total = 0
+        while size := int(self.rfile.readline(_CHUNK_LINE_LIMIT).split(b";")[0].strip(), 16):
+            total += size
+            if total > MAX_REQUEST_BYTES:
+                return None
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline(_CHUNK_LINE_LIMIT)  # the CRLF after the chunk
+        while self.rfile.readline(_CHUNK_LINE_LIMIT) not in {b"\r\n", b"\n", b""}:
+            pass  # trailers
+        return b"".join(chunks)
+
+    def _send(self, response: HttpResponse) -> None:
+        self.send_response(response.status)
+        for name, value in response.headers:
+            self.send_header(name, value)
+        self.send_header("content-length", str(len(response.body)))
+        if self.close_connection:
+            self.send_header("connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)

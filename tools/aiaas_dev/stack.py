@@ -1,0 +1,127 @@
+"""The local stack: moto, the functions' environment, their workers and the HTTP server.
+
+Start order matters: moto and ``os.environ`` first, then the handlers are imported (each in its
+function's worker thread), then the server binds. All functions share this one process, so
+they share ``os.environ``: a variable two functions set differently takes the last value (a
+warning says so).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterable, Mapping
+
+from aiaas_dev.aws import MotoServer, aws_environment, provision_resources
+from aiaas_dev.invoker import FunctionWorker
+from aiaas_dev.routes import RouteTable
+from aiaas_dev.server import Gateway, GatewayHTTPServer
+from aiaas_dev.template import FunctionSpec, Template
+
+logger = logging.getLogger(__name__)
+
+
+def function_environment(
+    functions: Iterable[FunctionSpec], overrides: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Merge the functions' environment variables into one process environment.
+
+    Args:
+        functions: The functions, each with its resolved variables.
+        overrides: ``--env`` values; they win over the template.
+
+    Returns:
+        The variables to put in ``os.environ``.
+    """
+    merged: dict[str, str] = {}
+    for spec in functions:
+        for key, value in spec.environment.items():
+            if key in merged and merged[key] != value:
+                logger.warning(
+                    "%s differs between functions; %s sets %r", key, spec.logical_id, value
+                )
+            merged[key] = value
+    merged.update(overrides or {})
+    return merged
+
+
+class LocalStack:
+    """Serves a template's HttpApi routes on loopback, functions in-process, AWS on moto."""
+
+    def __init__(
+        self,
+        template: Template,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        env_overrides: Mapping[str, str] | None = None,
+        use_moto: bool = True,
+    ) -> None:
+        """Create the stack (call `start`).
+
+        Args:
+            template: The parsed template.
+            host: The address to bind.
+            port: The port to bind; 0 picks a free one.
+            env_overrides: ``--env`` values, over the template's and moto's.
+            use_moto: Start moto and point boto3 at it.
+        """
+        self.template = template
+        self.host = host
+        self.port = port
+        self.env_overrides = dict(env_overrides or {})
+        self.moto = MotoServer(host) if use_moto else None
+        self.workers: dict[str, FunctionWorker] = {}
+        self._httpd: GatewayHTTPServer | None = None
+
+    @property
+    def base_url(self) -> str:
+        """``http://HOST:PORT`` plus the stage prefix for a named stage."""
+        if self._httpd is None:
+            raise RuntimeError("the local stack is not running")
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}{self.table.prefix}"
+
+    @property
+    def table(self) -> RouteTable:
+        """The route table."""
+        return RouteTable(self.template.routes, self.template.stage)
+
+    def start(self) -> str:
+        """Start moto, set the environment, import the handlers, then serve in a thread.
+
+        Returns:
+            The base URL.
+        """
+        if self.moto is not None:
+            os.environ.update(aws_environment(self.moto.start()))
+            self._provision()
+        os.environ.update(function_environment(self.template.functions.values()))
+        os.environ.update(self.env_overrides)
+        for logical_id, spec in self.template.functions.items():
+            self.workers[logical_id] = FunctionWorker(spec)
+            self.workers[logical_id].start()
+        self._httpd = GatewayHTTPServer((self.host, self.port), Gateway(self.table, self.workers))
+        threading.Thread(
+            target=self._httpd.serve_forever, args=(0.1,), name="http", daemon=True
+        ).start()
+        return self.base_url
+
+    def stop(self) -> None:
+        """Stop serving, let the workers finish, stop moto."""
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+        for worker in self.workers.values():
+            worker.stop()
+        if self.moto is not None:
+            self.moto.stop()
+
+    def _provision(self) -> None:
+        import boto3  # noqa: PLC0415  # only with moto
+
+        created = provision_resources(self.template, boto3.Session())
+        if created:
+            logger.info("created in moto: %s", ", ".join(created))
