@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.conftest import load_testdata
 from tests.integration.conftest import Handler, event_file, http_event, invoke
 
 ROUTE = "POST /v1/models/{name}/predict"
@@ -52,12 +53,16 @@ def test_tabular_event_returns_labels_and_probabilities(predict_handler: Handler
     assert sum(setosa["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
 
 
-def test_image_event_classifies_the_digit(predict_handler: Handler) -> None:
+def test_image_event_classifies_the_digit_as_array_and_png(predict_handler: Handler) -> None:
+    # Given the event's first input, a test-split digit, and its PNG encoding
     event = event_file("predict-image.json")
+    pixels = json.loads(event["body"])["inputs"][0]
+    digits = load_testdata("digits_test")
+    expected = str(digits["y"][digits["X"].index(pixels)])
+    # When the handler classifies them, then both get the digit's true label
     status, _, body = invoke(predict_handler, event)
     assert status == 200
-    expected = json.loads(event["body"])["expected_labels"]
-    assert [output["label"] for output in body["outputs"]] == expected
+    assert [output["label"] for output in body["outputs"]] == [expected, expected]
 
 
 def test_a_body_sent_without_content_type_is_still_read(predict_handler: Handler) -> None:
@@ -95,7 +100,9 @@ BAD_REQUESTS: list[tuple[str, str, bytes, int, str, str | None]] = [
     ("top_k not a number", "iris-rf",
      b'{"inputs": [[1, 2, 3, 4]], "parameters": {"top_k": "two"}}', 400, "valid integer",
      "parameters.top_k"),
-    ("model name with a path", "..%2Fetc", b'{"inputs": [1]}', 422, "should match pattern", None),
+    ("model name not allowed", "Bad%20Name", b'{"inputs": [1]}', 400, "should match pattern",
+     "path.name"),
+    ("model name with a path", "..%2Fetc", b'{"inputs": [1]}', 404, "Not Found", None),
 ]  # fmt: skip
 
 

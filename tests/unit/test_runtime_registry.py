@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import threading
 from pathlib import Path
 
@@ -96,3 +97,31 @@ def test_cpu_count_honours_a_cgroup_quota(tmp_path: Path) -> None:
 
 def test_cpu_provider_is_chosen_where_cuda_is_not_offered() -> None:
     assert choose_providers()[-1] == "CPUExecutionProvider"
+
+
+def test_the_pre_optimized_minilm_is_served_by_the_onnxruntime_that_made_it(
+    models_dir: Path,
+) -> None:
+    model = ModelRegistry(models_dir).get("all-minilm-l6-v2")
+    assert model.variant == "int8_optimized"
+
+
+def test_layer_and_model_build_pin_the_same_onnxruntime() -> None:
+    # the pre-optimized graph only loads in the onnxruntime version that wrote it
+    root = Path(__file__).resolve().parents[2]
+
+    def pin(path: Path) -> str:
+        lines = path.read_text().splitlines()
+        return next(line for line in lines if line.startswith("onnxruntime=="))
+
+    assert pin(root / "layers/runtime/requirements.txt") == pin(root / "modelzoo/requirements.txt")
+
+
+def test_a_pre_optimized_file_from_another_onnxruntime_is_skipped(
+    tmp_path: Path, models_dir: Path
+) -> None:
+    shutil.copytree(models_dir / "all-minilm-l6-v2", tmp_path / "m")
+    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    manifest["optimized"]["onnxruntime"] = "0.0.1"
+    (tmp_path / "m" / "manifest.json").write_text(json.dumps(manifest))
+    assert ModelRegistry(tmp_path).get("all-minilm-l6-v2").variant == "int8"

@@ -11,7 +11,7 @@ from pathlib import Path
 from aiaas_runtime.errors import ModelLoadError, ModelNotFoundError
 from aiaas_runtime.manifest import MANIFEST_FILE, ModelManifest, load_manifest
 from aiaas_runtime.model import Model
-from aiaas_runtime.session import open_session
+from aiaas_runtime.session import cuda_available, open_session, ort_version
 from aiaas_runtime.tasks import processor_for
 
 logger = logging.getLogger(__name__)
@@ -101,8 +101,16 @@ class ModelRegistry:
 
     def _pick_variant(self, manifest: ModelManifest) -> str:
         for variant in self.variants:
+            if variant in PREOPTIMIZED and not _preoptimized_here(manifest):
+                continue
             if variant in manifest.artifacts and manifest.artifact_path(variant).is_file():
                 return variant
         raise ModelLoadError(
             f"model {manifest.name!r} has none of the artifacts {list(self.variants)} on disk"
         )
+
+
+def _preoptimized_here(manifest: ModelManifest) -> bool:
+    """A pre-optimized graph holds fused CPU kernels of one onnxruntime version."""
+    optimized = manifest.extra.get("optimized") or {}
+    return bool(optimized.get("onnxruntime") == ort_version() and not cuda_available())

@@ -67,7 +67,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
     param = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or None
-    return error_response(422, "invalid_input", f"{param or 'request'}: {first['msg']}", param)
+    return error_response(400, "invalid_input", f"{param or 'request'}: {first['msg']}", param)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
