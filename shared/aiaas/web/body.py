@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
@@ -24,8 +24,8 @@ async def read_json(request: Request, max_bytes: int) -> Any:
     if not raw.strip():
         raise InvalidInput("request body is empty; send a JSON object", param="body")
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
         raise InvalidInput(f"request body is not valid JSON: {exc}", param="body") from exc
 
 

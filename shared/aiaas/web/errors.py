@@ -7,7 +7,6 @@ from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from aiaas.errors import (
@@ -21,6 +20,7 @@ from aiaas.errors import (
     Unauthorized,
     Unavailable,
 )
+from aiaas.web.responses import FastJSONResponse as JSONResponse
 
 logger = logging.getLogger(__name__)
 

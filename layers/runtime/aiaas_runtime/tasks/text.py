@@ -80,12 +80,12 @@ class EmbeddingProcessor:
             )
 
     def postprocess(self, outputs: Outputs, params: PredictParams) -> list[dict[str, Any]]:
-        """Return one unit vector per text, truncated to ``params.dimensions`` if asked."""
+        """One unit vector per text (a float32 array), truncated to ``params.dimensions``."""
         vectors: npt.NDArray[np.float32] = outputs[self.output].astype(np.float32, copy=False)
         if params.dimensions is not None:
             vectors = vectors[:, : params.dimensions]
         vectors = l2_normalize(vectors)
-        return [{"embedding": row} for row in vectors.tolist()]
+        return [{"embedding": row} for row in vectors]
 
 
 def _load_tokenizer(manifest: ModelManifest, max_length: int) -> Tokenizer:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiaas.web.body import openapi_body, parse_as, read_json
 from aiaas.web.deps import PredictionServiceDep, SettingsDep
+from aiaas.web.responses import FastJSONResponse
 from aiaas_runtime import PredictParams
 
 router = APIRouter(prefix="/v1/models", tags=["predict"])
@@ -42,12 +42,12 @@ class PredictRequest(BaseModel):
 @router.post("/{name}/predict", openapi_extra=openapi_body(PredictRequest))
 async def predict(
     name: ModelName, request: Request, service: PredictionServiceDep, settings: SettingsDep
-) -> JSONResponse:
+) -> FastJSONResponse:
     """Run a model on a batch of inputs; one output per input, in order."""
     body = parse_as(PredictRequest, await read_json(request, settings.max_body_bytes))
     params = PredictParams(top_k=body.parameters.top_k, dimensions=body.parameters.dimensions)
     result = service.predict(name, body.inputs, params)
-    return JSONResponse(
+    return FastJSONResponse(
         result.to_dict(),
         headers={
             "x-model-version": result.manifest.version,

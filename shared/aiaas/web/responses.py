@@ -1,0 +1,16 @@
+"""JSON responses written by orjson, which also serializes numpy arrays (embeddings)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi.responses import JSONResponse
+
+
+class FastJSONResponse(JSONResponse):
+    """``application/json`` rendered by orjson; numpy float32 arrays keep float32 precision."""
+
+    def render(self, content: Any) -> bytes:
+        """Serialize ``content``; numpy arrays and scalars included."""
+        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
