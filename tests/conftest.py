@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+pytest_plugins = ["tests.aws"]
+
 ROOT = Path(__file__).resolve().parents[1]
 MODELS_DIR = Path(os.environ.setdefault("AIAAS_MODELS_DIR", str(ROOT / "build" / "models")))
 TESTDATA = ROOT / "build" / "testdata"

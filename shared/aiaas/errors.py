@@ -72,3 +72,9 @@ class Unavailable(DomainError):
     """The service cannot do this right now (model failed to load, backend down)."""
 
     code = "unavailable"
+
+
+class Throttled(QuotaExceeded):
+    """Too many attempts of something guarded (failed logins)."""
+
+    code = "too_many_attempts"

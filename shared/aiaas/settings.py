@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
-from pydantic import DirectoryPath, Field
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -22,16 +23,39 @@ class Settings(BaseSettings):
         inference_threads: onnxruntime intra-op threads; default: the CPUs available.
         max_body_bytes: Largest accepted request body (Lambda's sync payload limit is 6 MB).
         stage: HTTP API stage; a named stage prefixes every path with ``/<stage>``.
+        accounts_table: DynamoDB table of users and API keys.
+        usage_table: DynamoDB table of quota counters and usage meters.
+        jwt_secret_arn: Secrets Manager secret holding the JWT signing key.
+        daily_quota: Requests per API key per UTC day unless the key carries its own.
+        token_ttl_seconds: Lifetime of a login token.
+        login_max_failures: Failed logins per account within the window before 429.
+        login_window_seconds: The failed-login window.
+        auth_cache_seconds: How long the authorizer reuses a key record (revocation delay).
     """
 
     model_config = SettingsConfigDict(env_prefix="AIAAS_", frozen=True, extra="ignore")
 
-    models_dir: DirectoryPath
+    models_dir: Path = Path("/opt/models")
     log_level: LogLevel = "INFO"
     preload_models: str = ""
     inference_threads: int | None = Field(default=None, ge=1, le=64)
     max_body_bytes: int = Field(default=6 * 1024 * 1024, ge=1024)
     stage: str = Field(default="$default", pattern=r"^(\$default|[A-Za-z0-9_-]+)$")
+
+    accounts_table: str | None = None
+    usage_table: str | None = None
+    jwt_secret_arn: str | None = None
+    daily_quota: int = Field(default=10_000, ge=1)
+    token_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_seconds: int = Field(default=900, ge=1)
+    auth_cache_seconds: float = Field(default=30.0, ge=0, le=60)
+
+    def require(self, *names: str) -> None:
+        """Fail at cold start, naming the variables, if a function lacks its configuration."""
+        missing = [f"AIAAS_{n.upper()}" for n in names if getattr(self, n) in (None, "")]
+        if missing:
+            raise RuntimeError(f"missing configuration: {', '.join(missing)}")
 
     @property
     def base_path(self) -> str:
@@ -47,4 +71,4 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings (tests clear the cache or override the dependency)."""
-    return Settings()  # type: ignore[call-arg]  # values come from the environment
+    return Settings()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,9 +42,37 @@ def load_function(name: str) -> ModuleType:
     return module
 
 
+# The caller every guarded event carries, as the authorizer would put it (all scopes).
+CALLER: dict[str, Any] = {
+    "tenant": "tnt_0123456789abcdef",
+    "principal": "usr_0123456789abcdef",
+    "kind": "key",
+    "key_id": "abcdefghijklmnop",
+    "scopes": "batch keys:manage models:read models:write predict",
+    "daily_quota": 0,
+}
+
+
 @pytest.fixture(scope="session")
 def predict_handler() -> Handler:
+    # the names the `aws` fixture creates; the app checks its configuration at import
+    os.environ.setdefault("AIAAS_USAGE_TABLE", "UsageTable")
     handler: Handler = load_function("predict").handler
+    return handler
+
+
+@pytest.fixture(scope="session")
+def auth_handler() -> Handler:
+    for name, value in {"AIAAS_ACCOUNTS_TABLE": "AccountsTable", "AIAAS_USAGE_TABLE": "UsageTable",
+                        "AIAAS_JWT_SECRET_ARN": "JwtSecret"}.items():  # fmt: skip
+        os.environ.setdefault(name, value)
+    handler: Handler = load_function("auth").handler
+    return handler
+
+
+@pytest.fixture(scope="session")
+def authorizer_handler() -> Handler:
+    handler: Handler = load_function("authorizer").handler
     return handler
 
 
@@ -61,13 +90,18 @@ def http_event(
     body: bytes = b"",
     content_type: str | None = "application/json",
     path_parameters: dict[str, str] | None = None,
+    caller: dict[str, Any] | None = CALLER,
+    query: str = "",
 ) -> dict[str, Any]:
-    """An HTTP API event for a request, as API Gateway would build it."""
+    """An HTTP API event for a request, as API Gateway would build it (authorized as caller)."""
     headers = {"content-type": content_type} if content_type else {}
-    return build_event(
+    event = build_event(
         method, path, headers=headers, body=body, route_key=route_key,
-        path_parameters=path_parameters,
+        path_parameters=path_parameters, raw_query_string=query,
     )  # fmt: skip
+    if caller is not None:
+        event["requestContext"]["authorizer"] = {"lambda": caller}
+    return event
 
 
 def event_file(name: str) -> dict[str, Any]:

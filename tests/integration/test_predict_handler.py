@@ -13,6 +13,8 @@ from tests.integration.conftest import Handler, event_file, http_event, invoke
 
 ROUTE = "POST /v1/models/{name}/predict"
 
+pytestmark = pytest.mark.usefixtures("aws")  # quotas and usage live in DynamoDB
+
 
 def predict_event(name: str, body: bytes, content_type: str | None = "application/json") -> dict:
     return http_event(

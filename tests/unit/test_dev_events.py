@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from aiaas_dev.events import build_event, encode_body, event_for_request, is_text_content_type
+from aiaas_dev.events import build_event, event_for_request
+from aiaas_dev.payload import encode_body, is_text_content_type
 from aiaas_dev.routes import Route, RouteTable
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

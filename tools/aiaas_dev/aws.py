@@ -10,17 +10,23 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from aiaas_dev.cfn import PSEUDO_PARAMETERS
+from aiaas_dev.cfn import PSEUDO_PARAMETERS, Resolver, TemplateError
+from aiaas_dev.provisioners import Provisioned, create_bucket, create_secret, create_table
+from aiaas_dev.resources import BUCKET_TYPE, SECRET_TYPE, TABLE_TYPE, physical_name
 from aiaas_dev.template import Template
 
 logger = logging.getLogger(__name__)
 
-# Creates one template resource in moto: (logical ID, resolved properties, boto3 session).
-Provisioner = Callable[[str, dict[str, Any], Any], None]
+# Creates one template resource in moto:
+# (logical ID, local name, resolved properties, boto3 session) -> what was created.
+Provisioner = Callable[[str, str, dict[str, Any], Any], Provisioned]
 
-# Resource type -> provisioner. Empty for now: add e.g. "AWS::DynamoDB::Table" here when the
-# template gains tables or buckets; resources of other types are left out (with a log line).
-PROVISIONERS: dict[str, Provisioner] = {}
+# Resource type -> provisioner; resources of other types are left out (with a log line).
+PROVISIONERS: dict[str, Provisioner] = {
+    TABLE_TYPE: create_table,
+    SECRET_TYPE: create_secret,
+    BUCKET_TYPE: create_bucket,
+}
 
 # Resource types that need nothing in moto to serve the API locally.
 _LOCAL_ONLY_TYPES = frozenset(
@@ -93,17 +99,22 @@ class MotoServer:
             self._server = None
 
 
-def provision_resources(template: Template, session: Any) -> list[str]:
-    """Create the template's AWS resources in moto, through `PROVISIONERS`.
+def provision_resources(template: Template, session: Any) -> list[Provisioned]:
+    """Create the template's AWS resources in moto, through `PROVISIONERS`, in template order.
 
     Args:
         template: The parsed template (its resolver gives resources their local names).
         session: A ``boto3.Session`` bound to moto (through ``AWS_ENDPOINT_URL``).
 
     Returns:
-        The logical IDs of the resources created.
+        What was created; a resource's values (`Provisioned.values`) are known to the
+        resources after it. Pass them all to `Template.with_resource_values`.
+
+    Raises:
+        TemplateError: A resource's properties cannot be resolved or moto refused them.
     """
-    created: list[str] = []
+    created: list[Provisioned] = []
+    resolver = Resolver(template.resolver.values)
     for logical_id, resource in (template.document.get("Resources") or {}).items():
         kind = resource.get("Type", "")
         provisioner = PROVISIONERS.get(kind)
@@ -111,7 +122,17 @@ def provision_resources(template: Template, session: Any) -> list[str]:
             if kind not in _LOCAL_ONLY_TYPES:
                 logger.warning("not created locally: %s (%s)", logical_id, kind)
             continue
-        properties = template.resolver.resolve(resource.get("Properties") or {})
-        provisioner(logical_id, properties, session)
-        created.append(logical_id)
+        try:
+            name = physical_name(logical_id, resource, resolver)
+            properties = resolver.resolve(resource.get("Properties") or {})
+            done = provisioner(logical_id, name, properties, session)
+        except (TemplateError, ValueError, KeyError) as exc:
+            raise TemplateError(f"{logical_id} ({kind}): {exc}") from exc
+        resolver.values.update(done.values)
+        created.append(done)
     return created
+
+
+def provisioned_values(created: list[Provisioned]) -> dict[str, str]:
+    """All ``Ref``/``Fn::GetAtt`` values of the created resources, for the resolver."""
+    return {key: value for done in created for key, value in done.values.items()}

@@ -12,10 +12,17 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from aiaas_dev.authorizer import identity_values
 from aiaas_dev.cfn import TemplateError
-from aiaas_dev.events import API_ID, event_for_request
-from aiaas_dev.routes import RouteTable
+from aiaas_dev.events import (
+    API_ID,
+    build_authorizer_event,
+    event_for_request,
+    with_authorizer_context,
+)
+from aiaas_dev.routes import Route, RouteTable
 from aiaas_dev.stack import LocalStack
 from aiaas_dev.template import Template, load_template
 
@@ -71,7 +78,26 @@ def _parser() -> argparse.ArgumentParser:
     event.add_argument("path", help="path as a client sends it, with ?query if any")
     event.add_argument("--body", default="", help="request body (JSON unless --header says)")
     event.add_argument("--header", type=_header, action="append", default=[], metavar="K:V")
+    mode = event.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--authorizer", action="store_true",
+        help="print the event the route's Lambda authorizer gets instead (payload 2.0 REQUEST)",
+    )  # fmt: skip
+    mode.add_argument(
+        "--authorizer-context", type=_json_object, metavar="JSON",
+        help="the authorizer's context: the route event carries requestContext.authorizer.lambda",
+    )  # fmt: skip
     return parser
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("expected a JSON object")
+    return value
 
 
 def _example_curls(base: str, table: RouteTable, params: dict[str, str], body: str) -> list[str]:
@@ -94,6 +120,15 @@ def _example_curls(base: str, table: RouteTable, params: dict[str, str], body: s
     return curls
 
 
+def _route_lines(table: RouteTable) -> list[str]:
+    """One line per route: method, path, function, and its authorizer or ``NONE`` (public)."""
+    return [
+        f"  {r.method:<7} {table.prefix + r.path:<40} {r.function:<24} "
+        f"auth: {r.authorizer or 'NONE'}"
+        for r in table.routes
+    ]
+
+
 def _banner(stack: LocalStack, args: argparse.Namespace) -> str:
     table = stack.table
     moto = f"moto at {stack.moto.endpoint_url}" if stack.moto else "no moto"
@@ -101,8 +136,12 @@ def _banner(stack: LocalStack, args: argparse.Namespace) -> str:
         f"{READY_LINE_PREFIX}{stack.base_url}",
         f"stage {table.stage}; {moto}; template {stack.template.path}",
         "",
-        *(f"  {r.method:<7} {table.prefix + r.path:<40} {r.function}" for r in table.routes),
+        *_route_lines(table),
         "",
+    ]
+    if stack.provisioned:
+        lines += ["Created in moto:", *(f"  {p.describe()}" for p in stack.provisioned), ""]
+    lines += [
         "All functions share this process and its environment; each runs one request at a time.",
         "Try:",
     ]
@@ -151,7 +190,30 @@ def _event(template: Template, args: argparse.Namespace) -> int:
     if routed is None:
         print(f"no route for {args.method} {args.path}", file=sys.stderr)
         return 1
-    print(json.dumps(routed[1], indent=2))
+    match, event = routed
+    if args.authorizer:
+        return _print_authorizer_event(template, match.route, event)
+    if args.authorizer_context is not None:
+        event = with_authorizer_context(event, args.authorizer_context)
+    print(json.dumps(event, indent=2))
+    return 0
+
+
+def _print_authorizer_event(template: Template, route: Route, event: dict[str, Any]) -> int:
+    """Print the authorizer's event for a routed request (1: public route or no identity)."""
+    if route.authorizer is None:
+        print(f"{route.route_key} is public (Auth.Authorizer NONE)", file=sys.stderr)
+        return 1
+    spec = template.authorizers[route.authorizer]
+    identity = identity_values(spec.identity_sources, event) if spec.identity_sources else None
+    if spec.identity_sources and identity is None:
+        print(
+            f"missing identity source ({', '.join(spec.identity_sources)}): API Gateway "
+            "answers 401 without calling the authorizer; pass them with --header",
+            file=sys.stderr,
+        )
+        return 1
+    print(json.dumps(build_authorizer_event(event, identity), indent=2))
     return 0
 
 

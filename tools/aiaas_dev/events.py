@@ -1,116 +1,51 @@
 """API Gateway HTTP API events (payload format 2.0), shaped as Lambda receives them.
 
 The shape follows ``sam local generate-event apigateway http-api-proxy`` and API Gateway's
-documented behaviour: headers lower-cased and repeated ones comma-joined; ``Cookie`` headers
-moved to ``cookies``; repeated query parameters comma-joined; the path and path parameters
-URL-decoded, ``rawQueryString`` left encoded; ``body`` omitted when empty, text as ``str`` for
-textual content types and base64 (``isBase64Encoded: true``) for anything else.
-``queryStringParameters``, ``pathParameters`` and ``cookies`` are omitted when empty, as API
-Gateway does; there are no ``stageVariables``, no ``authorizer`` and no ``authentication``.
+documented behaviour (the raw request's parts: see `aiaas_dev.payload`); the path and path
+parameters are URL-decoded, ``rawQueryString`` left encoded. ``queryStringParameters``,
+``pathParameters`` and ``cookies`` are omitted when empty, as API Gateway does; there are no
+``stageVariables`` and no ``authentication``. Behind a Lambda authorizer the event carries
+``requestContext.authorizer.lambda`` (the authorizer's ``context``, ``null`` without one).
+
+The authorizer's own event (`build_authorizer_event`) is the documented payload 2.0
+``REQUEST`` event: the route event's request fields, ``type``, ``routeArn`` and, when the
+authorizer has identity sources, ``identitySource``; no body.
 """
 
 from __future__ import annotations
 
-import base64
-import secrets
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import unquote
 
 from aiaas_dev.cfn import PSEUDO_PARAMETERS
+from aiaas_dev.payload import (
+    Headers,
+    encode_body,
+    new_request_id,
+    normalize_headers,
+    query_parameters,
+)
 from aiaas_dev.routes import DEFAULT_ROUTE, DEFAULT_STAGE, Match, RouteTable
 
 API_ID = "1234567890"  # what `sam local start-api` puts in requestContext.apiId
 ACCOUNT_ID = PSEUDO_PARAMETERS["AWS::AccountId"]
+REGION = PSEUDO_PARAMETERS["AWS::Region"]
 
-# Request bodies of these types reach the function as text; every other type, and a body
-# without a Content-Type, arrives base64-encoded.
-TEXT_CONTENT_TYPES = frozenset(
-    {
-        "application/json",
-        "application/javascript",
-        "application/xml",
-        "application/yaml",
-        "application/x-yaml",
-        "application/graphql",
-    }
+# The fields of a route event the authorizer's event repeats, in the documented order.
+_AUTHORIZER_EVENT_FIELDS = (
+    "routeKey",
+    "rawPath",
+    "rawQueryString",
+    "cookies",
+    "headers",
+    "queryStringParameters",
+    "requestContext",
+    "pathParameters",
+    "stageVariables",
 )
-
-Headers = Mapping[str, str] | Iterable[tuple[str, str]]
-
-
-def is_text_content_type(content_type: str | None) -> bool:
-    """Whether a body of this Content-Type travels as text (else base64).
-
-    Args:
-        content_type: The Content-Type header value, parameters allowed (``; charset=...``).
-
-    Returns:
-        True for ``text/*``, ``*+json``, ``*+xml`` and `TEXT_CONTENT_TYPES`.
-    """
-    if not content_type:
-        return False
-    mime = content_type.split(";", 1)[0].strip().lower()
-    return (
-        mime.startswith("text/") or mime.endswith(("+json", "+xml")) or mime in TEXT_CONTENT_TYPES
-    )
-
-
-def encode_body(body: bytes, content_type: str | None) -> tuple[str | None, bool]:
-    """Encode a request body for the event.
-
-    Args:
-        body: The raw request body.
-        content_type: The request's Content-Type, if any.
-
-    Returns:
-        ``(body, isBase64Encoded)``: ``(None, False)`` for an empty body; text for textual
-        types that decode as UTF-8; base64 for everything else.
-    """
-    if not body:
-        return None, False
-    if is_text_content_type(content_type):
-        try:
-            return body.decode("utf-8"), False
-        except UnicodeDecodeError:
-            pass
-    return base64.b64encode(body).decode("ascii"), True
-
-
-def normalize_headers(headers: Headers) -> tuple[dict[str, str], list[str]]:
-    """Lower-case header names, comma-join repeats and split out the cookies.
-
-    Args:
-        headers: A mapping or ``(name, value)`` pairs, names in any case, repeats allowed.
-
-    Returns:
-        ``(headers, cookies)``: every ``Cookie`` header is split at ``;`` into ``cookies``.
-    """
-    pairs = headers.items() if isinstance(headers, Mapping) else headers
-    merged: dict[str, str] = {}
-    cookies: list[str] = []
-    for name, value in pairs:
-        key = name.lower()
-        if key == "cookie":
-            cookies.extend(part.strip() for part in value.split(";") if part.strip())
-        else:
-            merged[key] = f"{merged[key]},{value}" if key in merged else value
-    return merged, cookies
-
-
-def query_parameters(raw_query_string: str) -> dict[str, str]:
-    """Decode a query string; repeated parameters are comma-joined (``a=1&a=2`` -> ``1,2``)."""
-    params: dict[str, str] = {}
-    for key, value in parse_qsl(raw_query_string, keep_blank_values=True):
-        params[key] = f"{params[key]},{value}" if key in params else value
-    return params
-
-
-def new_request_id() -> str:
-    """A request ID shaped like API Gateway's (``JKJaXmPLvHcESHA=``)."""
-    return base64.b64encode(secrets.token_bytes(11)).decode("ascii")
 
 
 def build_event(
@@ -127,6 +62,7 @@ def build_event(
     protocol: str = "HTTP/1.1",
     request_id: str | None = None,
     time_epoch_ms: int | None = None,
+    authorizer_context: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Build an HTTP API payload 2.0 event.
 
@@ -143,6 +79,9 @@ def build_event(
         protocol: The request's HTTP version.
         request_id: ``requestContext.requestId``; a new one if not given.
         time_epoch_ms: The request time; now if not given.
+        authorizer_context: The ``context`` a Lambda authorizer allowed the request with:
+            the event then carries ``requestContext.authorizer.lambda`` (see
+            `with_authorizer_context`, which also covers an authorizer without context).
 
     Returns:
         The event, JSON-serializable.
@@ -175,7 +114,80 @@ def build_event(
     if path_parameters:
         event["pathParameters"] = dict(path_parameters)
     event["isBase64Encoded"] = is_base64
+    if authorizer_context is not None:
+        return with_authorizer_context(event, authorizer_context)
     return event
+
+
+def with_authorizer_context(
+    event: Mapping[str, Any], context: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The event as a Lambda authorizer lets it through: ``requestContext.authorizer.lambda``.
+
+    Args:
+        event: A route event (`build_event`).
+        context: The authorizer's ``context``; ``None`` when its response had none (API
+            Gateway then sends ``"lambda": null``).
+
+    Returns:
+        A copy of the event; ``authorizer`` sits after ``apiId`` as in API Gateway's events.
+    """
+    request_context: dict[str, Any] = {}
+    for key, value in event["requestContext"].items():
+        if key != "authorizer":
+            request_context[key] = value
+        if key == "apiId":
+            request_context["authorizer"] = {"lambda": None if context is None else dict(context)}
+    return {**event, "requestContext": request_context}
+
+
+def route_arn(event: Mapping[str, Any]) -> str:
+    """The ``routeArn`` of a request: ``arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/VERB/PATH``.
+
+    Args:
+        event: The route event; the path is ``rawPath`` without the stage prefix.
+
+    Returns:
+        The ARN, as API Gateway puts it in an authorizer's event.
+    """
+    context = event["requestContext"]
+    stage = context["stage"]
+    path = event["rawPath"]
+    if stage != DEFAULT_STAGE and (path == f"/{stage}" or path.startswith(f"/{stage}/")):
+        path = path[len(stage) + 1 :]
+    return (
+        f"arn:aws:execute-api:{REGION}:{context['accountId']}:{context['apiId']}/{stage}/"
+        f"{context['http']['method']}/{path.lstrip('/')}"
+    )
+
+
+def build_authorizer_event(
+    event: Mapping[str, Any], identity_source: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """The payload 2.0 ``REQUEST`` event API Gateway sends a Lambda authorizer.
+
+    Args:
+        event: The route event the request would carry (`build_event`), without authorizer.
+        identity_source: The values of the authorizer's identity sources, in their order;
+            ``None`` when it has none (``identitySource`` is then left out).
+
+    Returns:
+        ``version``, ``type``, ``routeArn``, ``identitySource``, then the route event's
+        request fields (no ``body``, no ``isBase64Encoded``).
+    """
+    authorizer_event: dict[str, Any] = {
+        "version": "2.0",
+        "type": "REQUEST",
+        "routeArn": route_arn(event),
+    }
+    if identity_source is not None:
+        authorizer_event["identitySource"] = list(identity_source)
+    for key in _AUTHORIZER_EVENT_FIELDS:
+        if key in event:
+            authorizer_event[key] = event[key]
+    context = {k: v for k, v in event["requestContext"].items() if k != "authorizer"}
+    authorizer_event["requestContext"] = context
+    return authorizer_event
 
 
 def _request_context(

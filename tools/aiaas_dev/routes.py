@@ -21,11 +21,15 @@ _EXACT, _PARAM, _GREEDY = 0, 1, 2
 
 @dataclass(frozen=True)
 class Route:
-    """One HttpApi route: ``GET /v1/models``, ``ANY /{proxy+}`` or ``$default``."""
+    """One HttpApi route: ``GET /v1/models``, ``ANY /{proxy+}`` or ``$default``.
+
+    ``authorizer`` names the Lambda authorizer guarding it (``None``: public).
+    """
 
     method: str
     path: str
     function: str
+    authorizer: str | None = None
 
     @property
     def route_key(self) -> str:

@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from aiaas_dev.events import event_for_request, new_request_id
+from aiaas_dev.authorizer import Authorizer, Outcome
+from aiaas_dev.events import event_for_request, with_authorizer_context
 from aiaas_dev.invoker import FunctionWorker, InvocationError
+from aiaas_dev.payload import new_request_id
 from aiaas_dev.responses import (
     HttpResponse,
     MalformedResponseError,
@@ -41,17 +43,24 @@ class HttpRequest:
 
 
 class Gateway:
-    """API Gateway's part: route, build the event, invoke, convert the result."""
+    """API Gateway's part: route, authorize, build the event, invoke, convert the result."""
 
-    def __init__(self, table: RouteTable, workers: Mapping[str, FunctionWorker]) -> None:
+    def __init__(
+        self,
+        table: RouteTable,
+        workers: Mapping[str, FunctionWorker],
+        authorizers: Mapping[str, Authorizer] | None = None,
+    ) -> None:
         """Create the gateway.
 
         Args:
             table: The routes and the stage.
             workers: One execution environment per function, by logical ID.
+            authorizers: The Lambda authorizers the routes name, by name.
         """
         self.table = table
         self.workers = workers
+        self.authorizers = dict(authorizers or {})
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         """Answer one request as API Gateway and Lambda would.
@@ -60,8 +69,8 @@ class Gateway:
             request: The request as received.
 
         Returns:
-            The response; 404, 413 and 500 carry API Gateway's ``{"message": ...}`` bodies,
-            and every response an ``apigw-requestid`` header.
+            The response; 401, 403, 404, 413 and 500 carry API Gateway's
+            ``{"message": ...}`` bodies, and every response an ``apigw-requestid`` header.
         """
         response = self._respond(request)
         response.headers.append(("apigw-requestid", new_request_id()))
@@ -83,6 +92,11 @@ class Gateway:
         if routed is None:
             return json_message(404, "Not Found")
         match, event = routed
+        if match.route.authorizer is not None:
+            decision = self.authorizers[match.route.authorizer].authorize(event)
+            if decision.outcome is not Outcome.ALLOW:
+                return json_message(decision.outcome.value, decision.outcome.message)
+            event = with_authorizer_context(event, decision.context)
         if len(json.dumps(event)) > MAX_PAYLOAD_BYTES:
             return json_message(413, "Request Entity Too Large")
         return self._invoke(self.workers[match.route.function], event)

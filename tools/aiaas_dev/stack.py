@@ -13,8 +13,10 @@ import os
 import threading
 from collections.abc import Iterable, Mapping
 
-from aiaas_dev.aws import MotoServer, aws_environment, provision_resources
+from aiaas_dev.authorizer import Authorizer
+from aiaas_dev.aws import MotoServer, aws_environment, provision_resources, provisioned_values
 from aiaas_dev.invoker import FunctionWorker
+from aiaas_dev.provisioners import Provisioned
 from aiaas_dev.routes import RouteTable
 from aiaas_dev.server import Gateway, GatewayHTTPServer
 from aiaas_dev.template import FunctionSpec, Template
@@ -73,6 +75,7 @@ class LocalStack:
         self.env_overrides = dict(env_overrides or {})
         self.moto = MotoServer(host) if use_moto else None
         self.workers: dict[str, FunctionWorker] = {}
+        self.provisioned: list[Provisioned] = []
         self._httpd: GatewayHTTPServer | None = None
 
     @property
@@ -89,7 +92,10 @@ class LocalStack:
         return RouteTable(self.template.routes, self.template.stage)
 
     def start(self) -> str:
-        """Start moto, set the environment, import the handlers, then serve in a thread.
+        """Start moto and create resources, set the environment, import handlers, then serve.
+
+        The functions' environments are resolved again once the resources exist (a secret's
+        ``Ref`` is the ARN moto made); the server runs in a thread.
 
         Returns:
             The base URL.
@@ -102,7 +108,12 @@ class LocalStack:
         for logical_id, spec in self.template.functions.items():
             self.workers[logical_id] = FunctionWorker(spec)
             self.workers[logical_id].start()
-        self._httpd = GatewayHTTPServer((self.host, self.port), Gateway(self.table, self.workers))
+        authorizers = {
+            name: Authorizer(spec, self.workers[spec.function])
+            for name, spec in self.template.authorizers.items()
+        }
+        gateway = Gateway(self.table, self.workers, authorizers)
+        self._httpd = GatewayHTTPServer((self.host, self.port), gateway)
         threading.Thread(
             target=self._httpd.serve_forever, args=(0.1,), name="http", daemon=True
         ).start()
@@ -122,6 +133,5 @@ class LocalStack:
     def _provision(self) -> None:
         import boto3  # noqa: PLC0415  # only with moto
 
-        created = provision_resources(self.template, boto3.Session())
-        if created:
-            logger.info("created in moto: %s", ", ".join(created))
+        self.provisioned = provision_resources(self.template, boto3.Session())
+        self.template = self.template.with_resource_values(provisioned_values(self.provisioned))

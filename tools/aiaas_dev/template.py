@@ -1,23 +1,26 @@
-"""The parts of a SAM template the local stack serves: functions, their HttpApi routes, the stage.
+"""The parts of a SAM template the local stack serves: functions, routes, stage, authorizers.
 
 Everything the server routes and runs comes from here; there is no second, hand-written list.
+Functions' environments are resolved with the resources' local values (`aiaas_dev.resources`)
+and resolved again (`Template.with_resource_values`) once moto has created the resources.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from aiaas_dev.apis import http_apis
+from aiaas_dev.auth_config import AuthorizerSpec
 from aiaas_dev.cfn import PSEUDO_PARAMETERS, Resolver, TemplateError, load_yaml
-from aiaas_dev.routes import DEFAULT_ROUTE, DEFAULT_STAGE, Route
+from aiaas_dev.resources import FUNCTION_TYPE, local_values
+from aiaas_dev.routes import Route
 
 logger = logging.getLogger(__name__)
 
-FUNCTION_TYPE = "AWS::Serverless::Function"
-HTTP_API_TYPE = "AWS::Serverless::HttpApi"
 # Lambda's own defaults when neither the function nor Globals set them.
 DEFAULT_TIMEOUT_S = 3
 DEFAULT_MEMORY_MB = 128
@@ -57,6 +60,31 @@ class Template:
     routes: tuple[Route, ...]
     stage: str
     resolver: Resolver
+    authorizers: dict[str, AuthorizerSpec] = field(default_factory=dict)
+    env_overrides: dict[str, str] = field(default_factory=dict)
+
+    def with_resource_values(self, values: Mapping[str, str]) -> Template:
+        """The template with the functions' environments resolved again over ``values``.
+
+        Args:
+            values: ``Ref``/``Fn::GetAtt`` values of created resources (a secret's ARN as
+                moto made it), over the local ones.
+
+        Returns:
+            A new template; its resolver knows ``values`` too.
+        """
+        resolver = Resolver({**self.resolver.values, **values})
+        properties = _function_properties(self.document)
+        functions = {
+            logical_id: replace(
+                spec,
+                environment=_environment(
+                    logical_id, properties[logical_id], resolver, self.env_overrides
+                ),
+            )
+            for logical_id, spec in self.functions.items()
+        }
+        return replace(self, functions=functions, resolver=resolver)
 
 
 def load_template(
@@ -82,37 +110,46 @@ def load_template(
         TemplateError: The template cannot be read or served locally.
     """
     document = load_yaml(path)
-    resources: dict[str, Any] = document.get("Resources") or {}
     resolver = Resolver(_known_values(document, parameters or {}))
     overrides = dict(env_overrides or {})
-    globals_ = (document.get("Globals") or {}).get("Function") or {}
+    properties = _function_properties(document)
     functions: dict[str, FunctionSpec] = {}
-    routes: list[Route] = []
-    apis: set[str | None] = set()
-    for logical_id, resource in resources.items():
-        if resource.get("Type") != FUNCTION_TYPE:
-            continue
-        props = _merge_globals(globals_, resource.get("Properties") or {})
+    for logical_id, props in properties.items():
         spec = _function_spec(logical_id, props, path.parent, resolver, overrides)
-        if spec is None:
-            continue
-        functions[logical_id] = spec
-        for api, route in _http_api_routes(logical_id, props, resolver):
-            apis.add(api)
-            routes.append(route)
-    served_stage = stage or _stage_of(apis, resources, resolver)
-    return Template(path, document, functions, tuple(routes), served_stage, resolver)
+        if spec is not None:
+            functions[logical_id] = spec
+    apis = http_apis(document, {key: properties[key] for key in functions}, resolver)
+    return Template(
+        path,
+        document,
+        functions,
+        apis.routes,
+        stage or apis.stage,
+        resolver,
+        apis.authorizers,
+        overrides,
+    )
+
+
+def _function_properties(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every function's properties, ``Globals.Function`` merged in."""
+    globals_ = (document.get("Globals") or {}).get("Function") or {}
+    return {
+        logical_id: _merge_globals(globals_, resource.get("Properties") or {})
+        for logical_id, resource in (document.get("Resources") or {}).items()
+        if resource.get("Type") == FUNCTION_TYPE
+    }
 
 
 def _known_values(document: dict[str, Any], parameters: Mapping[str, str]) -> dict[str, str]:
-    """``Ref`` values: resources by logical ID, pseudo parameters, parameter defaults."""
-    values = {logical_id: logical_id for logical_id in document.get("Resources") or {}}
-    values.update(PSEUDO_PARAMETERS)
+    """``Ref`` values: pseudo parameters, parameters (defaults, then given), resources."""
+    values = dict(PSEUDO_PARAMETERS)
     for name, declaration in (document.get("Parameters") or {}).items():
         if "Default" in declaration:
             values[name] = str(declaration["Default"])
     values.update(parameters)
-    return values
+    resources = local_values(document.get("Resources") or {}, Resolver(values))
+    return {**resources, **values}
 
 
 def _function_spec(
@@ -168,36 +205,3 @@ def _merge_globals(globals_: dict[str, Any], own: dict[str, Any]) -> dict[str, A
         **((own.get("Environment") or {}).get("Variables") or {}),
     }
     return {**globals_, **own, "Environment": {"Variables": variables}}
-
-
-def _http_api_routes(
-    logical_id: str, props: dict[str, Any], resolver: Resolver
-) -> list[tuple[str | None, Route]]:
-    """The function's ``HttpApi`` events as (API logical ID or ``None`` if implicit, route)."""
-    found: list[tuple[str | None, Route]] = []
-    for event in (props.get("Events") or {}).values():
-        if event.get("Type") != "HttpApi":
-            continue
-        event_props = event.get("Properties") or {}
-        path = resolver.resolve_str(event_props.get("Path", DEFAULT_ROUTE))
-        method = resolver.resolve_str(event_props.get("Method", "ANY")).upper()
-        if method == "X-AMAZON-APIGATEWAY-ANY-METHOD":
-            method = "ANY"
-        api = event_props.get("ApiId")
-        api_id = api["Ref"] if isinstance(api, dict) and "Ref" in api else None
-        found.append((api_id, Route(method=method, path=path, function=logical_id)))
-    return found
-
-
-def _stage_of(apis: set[str | None], resources: dict[str, Any], resolver: Resolver) -> str:
-    """The one stage all routes share; SAM's implicit HttpApi serves ``$default``."""
-    stages: set[str] = set()
-    for api in apis:
-        resource = resources.get(api or "") or {}
-        if api is not None and resource.get("Type") != HTTP_API_TYPE:
-            raise TemplateError(f"HttpApi event refers to {api!r}, not an {HTTP_API_TYPE}")
-        stage_name = (resource.get("Properties") or {}).get("StageName", DEFAULT_STAGE)
-        stages.add(resolver.resolve_str(stage_name))
-    if len(stages) > 1:
-        raise TemplateError(f"routes are on several stages {sorted(stages)}; pass --stage")
-    return stages.pop() if stages else DEFAULT_STAGE

@@ -1,13 +1,26 @@
-"""Named dependencies (``Annotated[..., Depends()]``); tests swap them with overrides."""
+"""Named dependencies (``Annotated[..., Depends()]``); tests swap them with overrides.
+
+Dependencies are ``async def``: FastAPI runs plain ``def`` ones in a thread pool, and each
+hop there cost ~0.2 ms and stole a core from onnxruntime (measured in bench/).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends
+from fastapi import Depends, Request
 
+from aiaas.auth.principal import Principal
+from aiaas.auth.scopes import Scope
+from aiaas.domain.accounts import AccountService
+from aiaas.domain.keys import KeyService
 from aiaas.domain.predictions import PredictionService
+from aiaas.domain.usage import UsageService
+from aiaas.repositories.accounts import DynamoKeys, DynamoUsers
+from aiaas.repositories.secrets import SecretReader
+from aiaas.repositories.usage import DynamoUsage
 from aiaas.settings import Settings, get_settings
 from aiaas_runtime import ModelRegistry
 
@@ -19,8 +32,22 @@ def get_registry() -> ModelRegistry:
     return ModelRegistry(settings.models_dir, threads=settings.inference_threads)
 
 
-# Dependencies are ``async def``: FastAPI runs plain ``def`` ones in a thread pool, and each
-# hop there cost ~0.2 ms and stole a core from onnxruntime (measured in bench/).
+@lru_cache(maxsize=4)
+def aws_client(service: str) -> Any:
+    """A boto3 client, made on first use (never at import: moto must start first)."""
+    import boto3  # noqa: PLC0415 - only functions that talk to AWS pay for the import
+
+    return boto3.client(service)
+
+
+@lru_cache(maxsize=1)
+def get_signing_key() -> SecretReader:
+    """The JWT signing key from Secrets Manager, cached."""
+    settings = get_settings()
+    settings.require("jwt_secret_arn")
+    return SecretReader(aws_client("secretsmanager"), str(settings.jwt_secret_arn))
+
+
 async def settings_dependency() -> Settings:
     """The process-wide settings."""
     return get_settings()
@@ -31,5 +58,58 @@ async def get_prediction_service() -> PredictionService:
     return PredictionService(get_registry())
 
 
+async def get_account_service() -> AccountService:
+    """Signup and login on the accounts table."""
+    s = get_settings()
+    return AccountService(
+        DynamoUsers(aws_client("dynamodb"), str(s.accounts_table)),
+        get_signing_key(),
+        token_ttl=s.token_ttl_seconds,
+        max_failures=s.login_max_failures,
+        failure_window=s.login_window_seconds,
+    )
+
+
+async def get_key_service() -> KeyService:
+    """Key management on the accounts table."""
+    return KeyService(DynamoKeys(aws_client("dynamodb"), str(get_settings().accounts_table)))
+
+
+@lru_cache(maxsize=1)
+def usage_service() -> UsageService:
+    """Quotas and usage on the usage table (also touches keys' last use)."""
+    s = get_settings()
+    store = DynamoUsage(aws_client("dynamodb"), str(s.usage_table), str(s.accounts_table or ""))
+    return UsageService(store, s.daily_quota)
+
+
+async def get_usage_service() -> UsageService:
+    """The process-wide usage service."""
+    return usage_service()
+
+
+def principal_of(request: Request) -> Principal:
+    """The caller, from the authorizer context API Gateway put in the event."""
+    event = request.scope.get("aws.event") or {}
+    context = (event.get("requestContext") or {}).get("authorizer") or {}
+    return Principal.from_context(context.get("lambda"))
+
+
+def require(scope: Scope) -> Callable[[Request], Coroutine[Any, Any, Principal]]:
+    """A dependency returning the caller, 403 (naming ``scope``) if it lacks the scope."""
+
+    async def dependency(request: Request) -> Principal:
+        principal = principal_of(request)
+        principal.require(scope)
+        return principal
+
+    return dependency
+
+
 SettingsDep = Annotated[Settings, Depends(settings_dependency)]
 PredictionServiceDep = Annotated[PredictionService, Depends(get_prediction_service)]
+AccountServiceDep = Annotated[AccountService, Depends(get_account_service)]
+KeyServiceDep = Annotated[KeyService, Depends(get_key_service)]
+UsageServiceDep = Annotated[UsageService, Depends(get_usage_service)]
+Predictor = Annotated[Principal, Depends(require(Scope.PREDICT))]
+KeyManager = Annotated[Principal, Depends(require(Scope.KEYS_MANAGE))]

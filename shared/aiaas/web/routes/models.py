@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
-from aiaas.web.deps import PredictionServiceDep
+from aiaas.auth.scopes import Scope
+from aiaas.web.deps import PredictionServiceDep, require
 from aiaas_runtime import ModelManifest
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
@@ -24,7 +25,7 @@ def model_entry(manifest: ModelManifest) -> dict[str, Any]:
     }
 
 
-@router.get("")
+@router.get("", dependencies=[Depends(require(Scope.MODELS_READ))])
 async def list_models(service: PredictionServiceDep) -> dict[str, Any]:
     """List the models this deployment serves."""
     return {"object": "list", "data": [model_entry(m) for m in service.list_models()]}

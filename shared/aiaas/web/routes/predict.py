@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiaas.web.body import openapi_body, parse_as, read_json
-from aiaas.web.deps import PredictionServiceDep, SettingsDep
+from aiaas.web.deps import PredictionServiceDep, Predictor, SettingsDep, UsageServiceDep
 from aiaas.web.responses import FastJSONResponse
 from aiaas_runtime import PredictParams
 
@@ -41,11 +41,19 @@ class PredictRequest(BaseModel):
 
 @router.post("/{name}/predict", openapi_extra=openapi_body(PredictRequest))
 async def predict(
-    name: ModelName, request: Request, service: PredictionServiceDep, settings: SettingsDep
+    name: ModelName,
+    request: Request,
+    *,
+    caller: Predictor,
+    service: PredictionServiceDep,
+    usage: UsageServiceDep,
+    settings: SettingsDep,
 ) -> FastJSONResponse:
     """Run a model on a batch of inputs; one output per input, in order."""
     body = parse_as(PredictRequest, await read_json(request, settings.max_body_bytes))
     params = PredictParams(top_k=body.parameters.top_k, dimensions=body.parameters.dimensions)
+    service.describe(name)  # unknown models are 404 and not metered
+    usage.consume(caller, name)
     result = service.predict(name, body.inputs, params)
     return FastJSONResponse(
         result.to_dict(),

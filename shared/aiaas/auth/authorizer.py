@@ -1,0 +1,96 @@
+"""The authorizer's decision: who is calling, from an API key or a login JWT.
+
+Plain Python (no FastAPI, no pydantic, no boto3): this runs before every first request.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Protocol
+
+from aiaas.auth.apikeys import matches, parse_key
+from aiaas.auth.principal import Principal
+from aiaas.auth.tokens import looks_like_jwt, verify_token
+from aiaas.domain.records import ApiKey
+from aiaas.errors import Unauthorized
+
+
+class KeyLookup(Protocol):
+    """Finds a key record by id (the repository's ``get``)."""
+
+    def get(self, key_id: str) -> ApiKey | None:
+        """The key, or None."""
+        ...
+
+
+def credential_from(headers: Mapping[str, str]) -> str:
+    """``Authorization: Bearer <credential>`` or ``x-api-key: <key>`` (names lower-cased)."""
+    authorization = headers.get("authorization", "").strip()
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise Unauthorized("Authorization header must be `Bearer <api key or token>`")
+        return value.strip()
+    key = headers.get("x-api-key", "").strip()
+    if key:
+        return key
+    raise Unauthorized("no credential: send `Authorization: Bearer <key>` or `x-api-key`")
+
+
+class Authorizer:
+    """Authenticates a request; key records are cached for ``cache_seconds``.
+
+    The cache bounds how long a revoked key keeps working in a warm authorizer.
+    """
+
+    def __init__(
+        self,
+        keys: KeyLookup,
+        signing_key: Callable[[], str],
+        *,
+        cache_seconds: float = 30.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.keys = keys
+        self.signing_key = signing_key
+        self.cache_seconds = cache_seconds
+        self.clock = clock
+        self._cache: dict[str, tuple[float, ApiKey | None]] = {}
+        self._lock = threading.Lock()
+
+    def authenticate(self, headers: Mapping[str, str]) -> Principal:
+        """The caller, or Unauthorized with the reason."""
+        credential = credential_from(headers)
+        if looks_like_jwt(credential):
+            return verify_token(self.signing_key(), credential)
+        key_id, secret = parse_key(credential)
+        record = self._lookup(key_id)
+        if record is None or not matches(secret, record.digest):
+            raise Unauthorized("unknown API key")
+        if record.revoked_at is not None:
+            raise Unauthorized("API key revoked")
+        if not record.usable_at(int(self.clock())):
+            raise Unauthorized("API key expired")
+        return Principal(
+            tenant=record.tenant,
+            principal_id=record.principal_id,
+            kind="key",
+            key_id=record.key_id,
+            scopes=record.scopes,
+            daily_quota=record.daily_quota,
+        )
+
+    def _lookup(self, key_id: str) -> ApiKey | None:
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(key_id)
+        if cached is not None and now - cached[0] < self.cache_seconds:
+            return cached[1]
+        record = self.keys.get(key_id)
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[key_id] = (now, record)
+        return record

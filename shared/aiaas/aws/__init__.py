@@ -1,0 +1,1 @@
+"""AWS access helpers shared by the repositories."""

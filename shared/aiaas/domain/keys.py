@@ -1,0 +1,63 @@
+"""API keys: created with a subset of the creator's scopes, listed and revoked per tenant."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from aiaas.auth.apikeys import generate_key
+from aiaas.auth.principal import Principal
+from aiaas.auth.scopes import Scope, format_scopes
+from aiaas.domain.records import ApiKey, KeyStore
+from aiaas.errors import Forbidden, NotFound
+
+DAY = 86_400
+
+
+class KeyService:
+    """Key management for the caller's tenant only."""
+
+    def __init__(self, keys: KeyStore, clock: Callable[[], float] = time.time) -> None:
+        self.keys = keys
+        self.clock = clock
+
+    def create(
+        self,
+        principal: Principal,
+        *,
+        name: str,
+        scopes: frozenset[Scope],
+        expires_in_days: int | None = None,
+        daily_quota: int | None = None,
+    ) -> tuple[ApiKey, str]:
+        """Store a new key; return its record and the full key (shown this once)."""
+        extra = scopes - principal.scopes
+        if extra:
+            raise Forbidden(
+                f"cannot grant scopes this credential lacks: {format_scopes(set(extra))}",
+                param="scopes",
+            )
+        now = int(self.clock())
+        new = generate_key()
+        record = ApiKey(
+            key_id=new.key_id,
+            tenant=principal.tenant,
+            principal_id=principal.principal_id,
+            name=name,
+            scopes=scopes,
+            digest=new.digest,
+            created_at=now,
+            expires_at=now + expires_in_days * DAY if expires_in_days else None,
+            daily_quota=daily_quota or 0,
+        )
+        self.keys.put(record)
+        return record, new.value
+
+    def list(self, principal: Principal) -> list[ApiKey]:
+        """The caller's tenant's keys, newest first."""
+        return self.keys.list_for_tenant(principal.tenant)
+
+    def revoke(self, principal: Principal, key_id: str) -> None:
+        """Revoke a key of the caller's tenant; another tenant's key is NotFound."""
+        if not self.keys.revoke(principal.tenant, key_id, int(self.clock())):
+            raise NotFound(f"key {key_id!r} not found", param="key_id")

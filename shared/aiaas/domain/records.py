@@ -1,0 +1,123 @@
+"""Account records and the storage interfaces the services need (repositories implement them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aiaas.auth.scopes import Scope, format_scopes
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A signed-up user; each user is the owner of one tenant."""
+
+    user_id: str
+    tenant: str
+    email: str
+    password_hash: str
+    scopes: frozenset[Scope]
+    role: str
+    created_at: int
+    failed_logins: int = 0
+    first_failed_at: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """An API key's record: the secret itself is never stored, only its digest."""
+
+    key_id: str
+    tenant: str
+    principal_id: str
+    name: str
+    scopes: frozenset[Scope]
+    digest: str
+    created_at: int
+    expires_at: int | None = None
+    revoked_at: int | None = None
+    last_used_at: int | None = None
+    daily_quota: int = 0
+
+    def usable_at(self, now: int) -> bool:
+        """Neither revoked nor expired."""
+        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
+
+    def to_public(self) -> dict[str, Any]:
+        """What listings show: everything but the digest."""
+        return {
+            "id": self.key_id,
+            "prefix": f"aiaas_{self.key_id}",
+            "name": self.name,
+            "scopes": format_scopes(set(self.scopes)).split(),
+            "created_at": self.created_at,
+            "last_used_at": self.last_used_at,
+            "expires_at": self.expires_at,
+            "revoked_at": self.revoked_at,
+            "daily_quota": self.daily_quota or None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRow:
+    """Requests counted for one tenant, day, key and model."""
+
+    day: str
+    key_id: str
+    model: str
+    requests: int
+
+
+class UserStore(Protocol):
+    """Users by email."""
+
+    def create(self, user: User) -> None:
+        """Store a new user; Conflict if the email is taken."""
+        ...
+
+    def get_by_email(self, email: str) -> User | None:
+        """The user with this (normalized) email, if any."""
+        ...
+
+    def record_failed_login(self, email: str, now: int, window: int) -> int:
+        """Count a failure within the window (restarting it if over); return the count."""
+        ...
+
+    def reset_failed_logins(self, email: str) -> None:
+        """Forget failures after a successful login."""
+        ...
+
+
+class KeyStore(Protocol):
+    """API keys by id and by tenant."""
+
+    def put(self, key: ApiKey) -> None:
+        """Store a new key."""
+        ...
+
+    def get(self, key_id: str) -> ApiKey | None:
+        """The key with this id, whatever its tenant (the authorizer's lookup)."""
+        ...
+
+    def list_for_tenant(self, tenant: str) -> list[ApiKey]:
+        """The tenant's keys, newest first."""
+        ...
+
+    def revoke(self, tenant: str, key_id: str, now: int) -> bool:
+        """Mark the tenant's key revoked; False if the tenant has no such key."""
+        ...
+
+
+class UsageStore(Protocol):
+    """Daily quota counters and usage meters."""
+
+    def consume(
+        self, *, tenant: str, meter_id: str, model: str, day: str, limit: int, now: int,
+        retry_after: int,
+    ) -> None:  # fmt: skip
+        """Count one request atomically; QuotaExceeded when ``limit`` is reached."""
+        ...
+
+    def query(self, tenant: str, start: str, end: str) -> list[UsageRow]:
+        """The tenant's rows for days ``start``..``end`` (ISO dates, inclusive)."""
+        ...

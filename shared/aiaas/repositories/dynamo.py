@@ -1,0 +1,60 @@
+"""DynamoDB attribute-value marshalling for the few types we store, and error translation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from aiaas.aws.lite import error_code
+from aiaas.errors import Unavailable
+
+Item = dict[str, dict[str, Any]]
+CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+def to_item(values: Mapping[str, Any]) -> Item:
+    """Python values (str, int, bool, list of str) to DynamoDB's typed form; None is skipped."""
+    item: Item = {}
+    for name, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            item[name] = {"BOOL": value}
+        elif isinstance(value, int):
+            item[name] = {"N": str(value)}
+        elif isinstance(value, str):
+            item[name] = {"S": value}
+        elif isinstance(value, list | tuple | set | frozenset):
+            item[name] = {"L": [{"S": str(v)} for v in sorted(value)]}
+        else:
+            raise TypeError(f"cannot store {name}={value!r}")
+    return item
+
+
+def from_item(item: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """DynamoDB's typed form back to Python values."""
+    values: dict[str, Any] = {}
+    for name, typed in item.items():
+        ((kind, raw),) = typed.items()
+        if kind == "N":
+            values[name] = int(raw)
+        elif kind == "L":
+            values[name] = [next(iter(v.values())) for v in raw]
+        elif kind == "NULL":
+            values[name] = None
+        else:
+            values[name] = raw
+    return values
+
+
+@contextmanager
+def aws_errors(what: str, *passthrough: str) -> Iterator[None]:
+    """Turn unexpected AWS errors into Unavailable; codes in ``passthrough`` re-raise as is."""
+    try:
+        yield
+    except Exception as exc:
+        code = error_code(exc)
+        if code is None or code in passthrough:
+            raise
+        raise Unavailable(f"{what} failed ({code})") from exc

@@ -1,0 +1,129 @@
+"""Quota counters and usage meters in one DynamoDB table, updated in one transaction.
+
+Key design (UsageTable):
+
+| item | pk | sk | attributes |
+|---|---|---|---|
+| quota counter | ``METER#<key id or user:<id>>`` | ``DAY#<yyyy-mm-dd>`` | requests, expires_at |
+| usage meter | ``TENANT#<tenant>`` | ``DAY#<day>#KEY#<meter>#MODEL#<model>`` | requests, day, ... |
+
+A request adds 1 to both (and sets the API key's ``last_used_at`` in the accounts table) in
+one TransactWriteItems: the counter's condition
+(``requests < limit``) makes the quota exact under concurrency, and a refused request is
+metered nowhere. Usage for a date range is one Query on the tenant's partition. Counters
+expire after 2 days and meters after 400 (DynamoDB TTL).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiaas.aws.lite import error_code
+from aiaas.domain.records import UsageRow
+from aiaas.errors import QuotaExceeded
+from aiaas.repositories.dynamo import aws_errors, from_item
+
+DAY = 86_400
+COUNTER_TTL = 2 * DAY
+METER_TTL = 400 * DAY
+
+
+class DynamoUsage:
+    """UsageStore on DynamoDB."""
+
+    def __init__(self, client: Any, table: str, keys_table: str = "") -> None:
+        self.client = client
+        self.table = table
+        self.keys_table = keys_table  # where API keys' ``last_used_at`` is kept
+
+    def consume(
+        self, *, tenant: str, meter_id: str, model: str, day: str, limit: int, now: int,
+        retry_after: int,
+    ) -> None:  # fmt: skip
+        """Count one request for the meter's day quota and the tenant's usage, atomically.
+
+        Raises:
+            QuotaExceeded: The meter already made ``limit`` requests today.
+        """
+        counter = {
+            "TableName": self.table,
+            "Key": {"pk": {"S": f"METER#{meter_id}"}, "sk": {"S": f"DAY#{day}"}},
+            "UpdateExpression": "ADD requests :one SET expires_at = :counter_ttl",
+            "ConditionExpression": "attribute_not_exists(requests) OR requests < :limit",
+        }
+        meter = {
+            "TableName": self.table,
+            "Key": {
+                "pk": {"S": f"TENANT#{tenant}"},
+                "sk": {"S": f"DAY#{day}#KEY#{meter_id}#MODEL#{model}"},
+            },
+            "UpdateExpression": "ADD requests :one "
+            "SET #day = :day, key_id = :meter, model = :model, expires_at = :meter_ttl",
+            "ExpressionAttributeNames": {"#day": "day"},
+        }
+        values = {
+            ":one": {"N": "1"},
+            ":limit": {"N": str(limit)},
+            ":counter_ttl": {"N": str(now + COUNTER_TTL)},
+            ":meter_ttl": {"N": str(now + METER_TTL)},
+            ":day": {"S": day},
+            ":meter": {"S": meter_id},
+            ":model": {"S": model},
+        }
+        counter["ExpressionAttributeValues"] = _used(values, counter)
+        meter["ExpressionAttributeValues"] = _used(values, meter)
+        items = [{"Update": counter}, {"Update": meter}]
+        if self.keys_table and not meter_id.startswith("user:"):
+            items.append({"Update": _last_used(self.keys_table, meter_id, now)})
+        try:
+            with aws_errors("metering the request", "TransactionCanceledException"):
+                self.client.transact_write_items(TransactItems=items)
+        except Exception as exc:
+            if error_code(exc) != "TransactionCanceledException" or not _quota_refused(exc):
+                raise
+            raise QuotaExceeded(
+                f"daily quota of {limit} requests reached for this credential",
+                retry_after=retry_after,
+            ) from exc
+
+    def query(self, tenant: str, start: str, end: str) -> list[UsageRow]:
+        """The tenant's meters for days ``start``..``end`` inclusive."""
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :lo AND :hi",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": f"TENANT#{tenant}"},
+                ":lo": {"S": f"DAY#{start}"},
+                ":hi": {"S": f"DAY#{end}#~"},
+            },
+        }
+        rows: list[UsageRow] = []
+        while True:
+            with aws_errors("reading usage"):
+                page = self.client.query(**params)
+            for item in page.get("Items", []):
+                v = from_item(item)
+                rows.append(UsageRow(v["day"], v["key_id"], v["model"], v["requests"]))
+            if "LastEvaluatedKey" not in page:
+                return rows
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _last_used(table: str, key_id: str, now: int) -> dict[str, Any]:
+    return {
+        "TableName": table,
+        "Key": {"pk": {"S": f"KEY#{key_id}"}, "sk": {"S": "KEY"}},
+        "UpdateExpression": "SET last_used_at = :now",
+        "ExpressionAttributeValues": {":now": {"N": str(now)}},
+    }
+
+
+def _used(values: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """The expression values an update refers to (DynamoDB rejects unused ones)."""
+    text = update["UpdateExpression"] + update.get("ConditionExpression", "")
+    return {name: value for name, value in values.items() if name in text}
+
+
+def _quota_refused(exc: BaseException) -> bool:
+    reasons = getattr(exc, "response", {}).get("CancellationReasons") or []
+    return bool(reasons) and reasons[0].get("Code") == "ConditionalCheckFailed"

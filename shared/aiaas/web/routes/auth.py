@@ -1,0 +1,50 @@
+"""Signup and login: the only routes, with health, reachable without a credential."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from aiaas.auth.passwords import MAX_LENGTH, MIN_LENGTH
+from aiaas.web.body import openapi_body, parse_as, read_json
+from aiaas.web.deps import AccountServiceDep, SettingsDep
+from aiaas.web.responses import FastJSONResponse
+
+router = APIRouter(prefix="/v1/auth", tags=["auth"])
+
+
+class Credentials(BaseModel):
+    """Email and password."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr
+    password: str = Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH)
+
+
+@router.post("/signup", status_code=201, openapi_extra=openapi_body(Credentials))
+async def signup(
+    request: Request, service: AccountServiceDep, settings: SettingsDep
+) -> FastJSONResponse:
+    """Create an account (and its tenant)."""
+    body = parse_as(Credentials, await read_json(request, settings.max_body_bytes))
+    user = service.signup(str(body.email), body.password)
+    return FastJSONResponse(
+        {"user_id": user.user_id, "email": user.email, "tenant": user.tenant}, status_code=201
+    )
+
+
+@router.post("/login", openapi_extra=openapi_body(Credentials))
+async def login(
+    request: Request, service: AccountServiceDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """Exchange email and password for a bearer token."""
+    body = parse_as(Credentials, await read_json(request, settings.max_body_bytes))
+    token = service.login(str(body.email), body.password)
+    return {
+        "access_token": token.access_token,
+        "token_type": "bearer",
+        "expires_in": token.expires_in,
+    }

@@ -1,0 +1,91 @@
+"""moto in server mode for the tests that touch AWS, with the template's tables and secret.
+
+Server mode (not in-process ``mock_aws``): the authorizer's stdlib client speaks real HTTP,
+and so do boto3 clients pointed at ``AWS_ENDPOINT_URL``. Each test starts from an empty
+moto (``/moto-api/reset``) with the resources created from ``template.yaml``'s definitions.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.request import Request, urlopen
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from aiaas.auth import gateway
+from aiaas.settings import get_settings
+from aiaas.web import deps
+from aiaas_dev.cfn import load_yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+LOCAL_ONLY = {"PointInTimeRecoverySpecification", "SSESpecification", "TimeToLiveSpecification"}
+
+
+@dataclass(frozen=True)
+class AwsResources:
+    """Names the functions get through their environment."""
+
+    endpoint: str
+    accounts_table: str
+    usage_table: str
+    jwt_secret_arn: str
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1")
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def create_resources(endpoint: str) -> AwsResources:
+    resources = load_yaml(ROOT / "template.yaml")["Resources"]
+    dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
+    for name in ("AccountsTable", "UsageTable"):
+        props = {k: v for k, v in resources[name]["Properties"].items() if k not in LOCAL_ONLY}
+        dynamodb.create_table(TableName=name, **props)
+    secrets = boto3.client("secretsmanager", endpoint_url=endpoint, region_name="us-east-1")
+    arn = secrets.create_secret(Name="JwtSecret", SecretString=os.urandom(32).hex())["ARN"]
+    return AwsResources(endpoint, "AccountsTable", "UsageTable", arn)
+
+
+@pytest.fixture
+def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> AwsResources:
+    """An empty moto with the template's tables and secret; functions' env pointed at them."""
+    urlopen(Request(f"{moto_endpoint}/moto-api/reset", method="POST"), timeout=5).read()
+    for key, value in {
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    res = create_resources(moto_endpoint)
+    for key, value in {
+        "AIAAS_ACCOUNTS_TABLE": res.accounts_table,
+        "AIAAS_USAGE_TABLE": res.usage_table,
+        "AIAAS_JWT_SECRET_ARN": res.jwt_secret_arn,
+    }.items():
+        monkeypatch.setenv(key, value)
+    _clear_caches()
+    return res
+
+
+def _clear_caches() -> None:
+    """Process-wide caches hold clients and settings from the previous test's moto."""
+    for cached in (get_settings, deps.aws_client, deps.get_signing_key, deps.usage_service,
+                   gateway.authorizer):  # fmt: skip
+        cached.cache_clear()
