@@ -67,6 +67,8 @@ bench: build ## benchmarks side by side (cold start on the sam build artifacts);
 	HF_HUB_OFFLINE=1 $(BUILD_PY) bench/torch_baseline.py --out bench/results/torch.json
 	AIAAS_LOG_LEVEL=WARNING AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) $(PY) bench/run.py --models $(MODELS) --out bench/results \
 		--sam-build .aws-sam/build
+	AIAAS_LOG_LEVEL=WARNING $(PY) bench/authorizer.py --out bench/results/authorizer.json \
+		--sam-build .aws-sam/build
 
 build: $(VENV)/.stamp $(MODELS)/.stamp .venv-sam/.stamp ## sam build (no Docker), then artifact sizes
 	PATH="$(dir $(PYTHON312)):$$PATH" $(SAM) build --region $(REGION)

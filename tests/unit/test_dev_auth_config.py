@@ -148,7 +148,10 @@ def test_identity_sources_in_order(tmp_path: Path) -> None:
     ],
 )  # fmt: skip
 def test_what_cannot_run_locally_is_a_clear_template_error(
-    tmp_path: Path, authorizer: dict[str, Any] | None, route_auth: dict[str, Any] | None, message: str
+    tmp_path: Path,
+    authorizer: dict[str, Any] | None,
+    route_auth: dict[str, Any] | None,
+    message: str,
 ) -> None:
     path = write_template(tmp_path, authorizer, route_auth=route_auth)
 

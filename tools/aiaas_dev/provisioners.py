@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import secrets
 import string
 from collections.abc import Callable, Mapping
@@ -115,9 +116,7 @@ def create_table(logical_id: str, name: str, props: dict[str, Any], session: Any
     return Provisioned(logical_id, "AWS::DynamoDB::Table", name, values, tuple(details))
 
 
-def generate_secret_string(
-    options: Mapping[str, Any], rng: secrets.SystemRandom | None = None
-) -> str:
+def generate_secret_string(options: Mapping[str, Any], rng: random.Random | None = None) -> str:
     """A secret value as Secrets Manager's ``GenerateSecretString`` makes it.
 
     Args:
@@ -125,7 +124,7 @@ def generate_secret_string(
             ``ExcludeUppercase``, ``ExcludeNumbers``, ``ExcludePunctuation``,
             ``IncludeSpace``, ``RequireEachIncludedType`` (true), and together
             ``SecretStringTemplate`` (a JSON object) and ``GenerateStringKey``.
-        rng: The random source.
+        rng: The random source (`secrets.SystemRandom` if not given).
 
     Returns:
         The password, or the template's JSON with the password under ``GenerateStringKey``.
@@ -141,7 +140,7 @@ def generate_secret_string(
     return json.dumps(document)
 
 
-def _password(options: Mapping[str, Any], rng: secrets.SystemRandom) -> str:
+def _password(options: Mapping[str, Any], rng: random.Random) -> str:
     excluded = set(str(options.get("ExcludeCharacters", "")))
     groups = [
         chars
