@@ -113,6 +113,8 @@ def provision_resources(template: Template, session: Any) -> list[Provisioned]:
     Raises:
         TemplateError: A resource's properties cannot be resolved or moto refused them.
     """
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415  # only with moto
+
     created: list[Provisioned] = []
     resolver = Resolver(template.resolver.values)
     for logical_id, resource in (template.document.get("Resources") or {}).items():
@@ -126,7 +128,7 @@ def provision_resources(template: Template, session: Any) -> list[Provisioned]:
             name = physical_name(logical_id, resource, resolver)
             properties = resolver.resolve(resource.get("Properties") or {})
             done = provisioner(logical_id, name, properties, session)
-        except (TemplateError, ValueError, KeyError) as exc:
+        except (TemplateError, ValueError, KeyError, BotoCoreError, ClientError) as exc:
             raise TemplateError(f"{logical_id} ({kind}): {exc}") from exc
         resolver.values.update(done.values)
         created.append(done)

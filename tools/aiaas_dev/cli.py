@@ -73,7 +73,11 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     serve.add_argument("--example-body", default=DEFAULT_EXAMPLE_BODY)
     serve.add_argument("--log-level", default="INFO", help="level of the local stack's own logs")
-    event = commands.choices["event"]
+    _event_arguments(commands.choices["event"])
+    return parser
+
+
+def _event_arguments(event: argparse.ArgumentParser) -> None:
     event.add_argument("method")
     event.add_argument("path", help="path as a client sends it, with ?query if any")
     event.add_argument("--body", default="", help="request body (JSON unless --header says)")
@@ -87,7 +91,6 @@ def _parser() -> argparse.ArgumentParser:
         "--authorizer-context", type=_json_object, metavar="JSON",
         help="the authorizer's context: the route event carries requestContext.authorizer.lambda",
     )  # fmt: skip
-    return parser
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -101,12 +104,17 @@ def _json_object(text: str) -> dict[str, Any]:
 
 
 def _example_curls(base: str, table: RouteTable, params: dict[str, str], body: str) -> list[str]:
-    """A curl line for the first GET route without parameters and the first POST route."""
+    """Curl lines for the banner: a plain GET route and a POST route.
+
+    The GET is the first without path parameters; the POST the first with path parameters,
+    else the first. A guarded route gets an ``authorization`` header to fill in.
+    """
     curls: list[str] = []
     plain_get = next((r for r in table.routes if r.method == "GET" and "{" not in r.path), None)
     if plain_get is not None:
-        curls.append(f"curl -s {shlex.quote(base + plain_get.path)}")
-    post = next((r for r in table.routes if r.method == "POST"), None)
+        curls.append(f"curl -s {shlex.quote(base + plain_get.path)}{_auth_header(plain_get)}")
+    posts = [r for r in table.routes if r.method == "POST"]
+    post = next((r for r in posts if "{" in r.path), posts[0] if posts else None)
     if post is not None:
         path = post.path
         for segment in path.split("/"):
@@ -114,10 +122,14 @@ def _example_curls(base: str, table: RouteTable, params: dict[str, str], body: s
                 name = segment.strip("{}+")
                 path = path.replace(segment, params.get(name, f"<{name}>"))
         curls.append(
-            f"curl -s -X POST {shlex.quote(base + path)}"
+            f"curl -s -X POST {shlex.quote(base + path)}{_auth_header(post)}"
             f" -H 'content-type: application/json' -d {shlex.quote(body)}"
         )
     return curls
+
+
+def _auth_header(route: Route) -> str:
+    return " -H 'authorization: Bearer <token>'" if route.authorizer else ""
 
 
 def _route_lines(table: RouteTable) -> list[str]:
@@ -170,6 +182,9 @@ def _serve(template: Template, args: argparse.Namespace) -> int:
         print(_banner(stack, args), flush=True)
         while not stopping.wait(0.5):
             pass
+    except TemplateError as exc:  # a resource moto cannot create
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     finally:
         stack.stop()
         print("aiaas-dev stopped", flush=True)
