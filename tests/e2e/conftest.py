@@ -8,6 +8,7 @@ with the stage prefix for a named stage, and stop their servers when the session
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -28,6 +29,7 @@ STARTUP_TIMEOUT_S = float(os.environ.get("AIAAS_DEV_STARTUP_TIMEOUT_S", "60"))
 STOP_TIMEOUT_S = 10.0
 
 StackFactory = Callable[..., str]
+RUNNING: dict[str, RunningStack] = {}  # base URL -> stack, to read what it printed
 
 
 @dataclass
@@ -130,6 +132,7 @@ def local_stack_factory() -> Iterator[StackFactory]:
         stack = start_stack(template, **options)  # type: ignore[arg-type]
         stacks.append(stack)
         assert stack.base_url is not None
+        RUNNING[stack.base_url] = stack
         return stack.base_url
 
     yield factory
@@ -148,3 +151,11 @@ def local_stack(local_stack_factory: StackFactory) -> str:
     if "AIAAS_MODELS_DIR" in os.environ:
         env["AIAAS_MODELS_DIR"] = os.environ["AIAAS_MODELS_DIR"]
     return local_stack_factory(REPO_TEMPLATE, env=env)
+
+
+@pytest.fixture(scope="session")
+def local_moto(local_stack: str) -> str:
+    """The endpoint of the moto server behind ``local_stack`` (tests read and seed AWS there)."""
+    match = re.search(r"moto at (http://\S+?);", RUNNING[local_stack].output())
+    assert match, RUNNING[local_stack].output()
+    return match.group(1)

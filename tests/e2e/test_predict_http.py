@@ -11,13 +11,16 @@ import pytest
 from PIL import Image
 
 from tests.conftest import load_testdata
+from tests.e2e.accounts import new_account
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def client(local_stack: str) -> httpx.Client:
+    """A client with an API key of a fresh account (scopes predict, models:read)."""
     with httpx.Client(base_url=local_stack, timeout=30) as client:
+        client.headers["x-api-key"] = new_account(client)["key"]
         yield client
 
 
