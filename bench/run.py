@@ -27,6 +27,7 @@ from aiaas_runtime import Model, ModelRegistry
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import batch_of, median_ms, write_json
+from local_aws import local_aws
 from report import print_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,45 +35,101 @@ MODEL = "all-minilm-l6-v2"
 SHORT_QUERY = "how to reset my password"  # a search query: the shortest common request
 
 
+CALLER = {
+    "tenant": "tnt_bench",
+    "principal": "usr_bench",
+    "kind": "key",
+    "key_id": "benchbenchbenchb",
+    "scopes": "predict",
+    "daily_quota": 0,
+}
+
+
+class MemoryUsage:
+    """UsageStore in memory: the handler benchmark leaves out DynamoDB's round trip."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def consume(self, **_: Any) -> None:
+        self.count += 1
+
+    def query(self, tenant: str, start: str, end: str) -> list[Any]:
+        return []
+
+
+def ok(response: dict[str, Any]) -> dict[str, Any]:
+    """A benchmark of error responses would measure nothing: fail loudly instead."""
+    if response["statusCode"] != 200:
+        raise RuntimeError(f"handler answered {response['statusCode']}: {response['body']}")
+    return response
+
+
 def predict_event(texts: list[str]) -> dict[str, Any]:
-    """The API Gateway event for one predict request."""
+    """The API Gateway event for one predict request, authorized as the authorizer would."""
     body = json.dumps({"inputs": texts}).encode()
-    return build_event(
-        "POST", f"/v1/models/{MODEL}/predict", headers={"content-type": "application/json"},
-        body=body, route_key="POST /v1/models/{name}/predict", path_parameters={"name": MODEL},
-    )  # fmt: skip
+    event = build_event(
+        "POST",
+        f"/v1/models/{MODEL}/predict",
+        headers={"content-type": "application/json"},
+        body=body,
+        route_key="POST /v1/models/{name}/predict",
+        path_parameters={"name": MODEL},
+    )
+    event["requestContext"]["authorizer"] = {"lambda": CALLER}
+    return event
 
 
 def latency(models: Path, sentences: list[str]) -> dict[str, Any]:
     """Median ms per request for fp32, int8 and the handler path at batch 1 and 32."""
     sys.path.insert(0, str(ROOT / "functions" / "predict"))
+    os.environ.setdefault("AIAAS_USAGE_TABLE", "UsageTable")  # overridden below: no DynamoDB
     import app  # type: ignore[import-not-found]  # noqa: PLC0415
 
-    from aiaas.web.deps import get_registry  # noqa: PLC0415
+    from aiaas.domain.usage import UsageService  # noqa: PLC0415
+    from aiaas.web.deps import get_registry, get_usage_service  # noqa: PLC0415
+
+    async def memory_usage() -> UsageService:
+        return UsageService(MemoryUsage(), 10**9)
+
+    app.app.dependency_overrides[get_usage_service] = memory_usage
 
     fp32 = ModelRegistry(models, variants=("fp32",)).get(MODEL)
     int8 = get_registry().get(MODEL)  # the very session the handler uses
     out: dict[str, Any] = {"int8_variant": int8.variant}
-    cases = {"batch1": batch_of(sentences, 1), "batch32": batch_of(sentences, 32),
-             "batch1_query": [SHORT_QUERY]}  # fmt: skip
+    cases = {
+        "batch1": batch_of(sentences, 1),
+        "batch32": batch_of(sentences, 32),
+        "batch1_query": [SHORT_QUERY],
+    }
     for name, batch in cases.items():
         event = predict_event(batch)
         out[name] = {
             "tokens": max(int8.processor.length(int8.processor.prepare(t, 0)) for t in batch),
             "ort_fp32_ms": median_ms(lambda b=batch: fp32.predict(b)),
             "int8_runtime_ms": median_ms(lambda b=batch: int8.predict(b)),
-            "handler_ms": median_ms(lambda e=event: app.handler(e, None)),
+            "handler_ms": median_ms(lambda e=event: ok(app.handler(e, None))),
         }
     return out
 
 
 def cold_start(sam_build: Path | None, runs: int = 5) -> dict[str, Any]:
-    """Median of fresh-process cold starts, runtime alone and through the handler."""
-    env = dict(os.environ)
+    """Median of fresh-process cold starts, runtime alone and through the handler.
+
+    The handler meters the request in DynamoDB (moto over loopback) as deployed.
+    """
+    with local_aws() as aws_env:
+        return _cold_start(sam_build, runs, {**os.environ, **aws_env})
+
+
+def _cold_start(sam_build: Path | None, runs: int, env: dict[str, str]) -> dict[str, Any]:
     cmd = [sys.executable]
     if sam_build is not None:
-        layers = [sam_build / "PredictFunction", sam_build / "InferenceLayer" / "python",
-                  sam_build / "AppLayer" / "python"]  # fmt: skip
+        layers = [
+            sam_build / "PredictFunction",
+            sam_build / "InferenceLayer" / "python",
+            sam_build / "AppLayer" / "python",
+        ]
         env["PYTHONPATH"] = os.pathsep.join(map(str, layers))
         env["AIAAS_MODELS_DIR"] = str(sam_build / "ModelsLayer" / "models")
         cmd = [sys.executable, "-S"]  # no site-packages: only what the layers ship
@@ -85,8 +142,11 @@ def cold_start(sam_build: Path | None, runs: int = 5) -> dict[str, Any]:
         for _ in range(runs):
             proc = subprocess.run(
                 [*cmd, str(Path(__file__).parent / "coldstart.py"), path, str(event)],
-                env=env, capture_output=True, text=True, check=True,
-            )  # fmt: skip
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             samples.append(json.loads(proc.stdout.strip().splitlines()[-1]))
         out[path] = {k: statistics.median(s[k] for s in samples) for k in samples[0]}
     return out
@@ -106,8 +166,13 @@ def quality(models: Path, sentences: list[str]) -> dict[str, Any]:
 
     a, b = vectors(fp32_reg.get(MODEL), sentences), vectors(int8_reg.get(MODEL), sentences)
     cosines = np.sum(a * b, axis=1)
-    out: dict[str, Any] = {"embedding": {"n": len(sentences), "cosine_mean": float(cosines.mean()),
-                                         "cosine_min": float(cosines.min())}}  # fmt: skip
+    out: dict[str, Any] = {
+        "embedding": {
+            "n": len(sentences),
+            "cosine_mean": float(cosines.mean()),
+            "cosine_min": float(cosines.min()),
+        }
+    }
     testdata = ROOT / "build" / "testdata"
     for name, file in (("iris-rf", "iris_test.json"), ("digits-cnn", "digits_test.json")):
         data = json.loads((testdata / file).read_text())

@@ -142,8 +142,10 @@ def test_authorizer_accepts_keys_and_tokens_and_refuses_revoked_or_expired(
         later.authenticate({"x-api-key": short})
 
 
-def test_quota_is_exact_and_usage_counts_every_call(aws: AwsResources) -> None:
-    store = DynamoUsage(aws.client("dynamodb"), aws.usage_table, aws.accounts_table)
+@pytest.mark.parametrize("client", ["boto3", "lite"])
+def test_quota_is_exact_and_usage_counts_every_call(aws: AwsResources, client: str) -> None:
+    dynamodb = aws.client("dynamodb") if client == "boto3" else LiteClient("dynamodb")
+    store = DynamoUsage(dynamodb, aws.usage_table, aws.accounts_table)
     usage = UsageService(store, default_quota=3, clock=lambda: 1_795_400_000.0)
     key = Principal("t1", "u1", "key", "abcdefghijklmnop", frozenset({Scope.PREDICT}))
     for model in ("iris-rf", "iris-rf", "digits-cnn"):

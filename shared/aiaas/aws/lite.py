@@ -1,9 +1,10 @@
 """A small AWS JSON-protocol client (SigV4 over http.client) for the cold-start-critical path.
 
 boto3 costs ~250 ms to import and ~100 ms to make a client (measured here): more than the
-authorizer's whole 150 ms cold-start budget. The authorizer needs two read calls (DynamoDB
-GetItem, Secrets Manager GetSecretValue); this client makes them with the standard library and
-answers with boto3's dict shapes, so the same repository classes accept either client.
+authorizer's whole 150 ms cold-start budget, and a third of the predict function's. Those
+two need three calls (DynamoDB GetItem and TransactWriteItems, Secrets Manager
+GetSecretValue); this client makes them with the standard library and answers with boto3's
+dict shapes, so the same repository classes accept either client (tests run both on moto).
 Credentials come from the environment, as Lambda provides them.
 """
 
@@ -26,9 +27,10 @@ TARGETS = {"dynamodb": "DynamoDB_20120810", "secretsmanager": "secretsmanager"}
 class AwsError(Exception):
     """An AWS error answer, shaped like botocore's ClientError (``response["Error"]``)."""
 
-    def __init__(self, code: str, message: str, status: int) -> None:
+    def __init__(self, code: str, message: str, status: int, details: dict[str, Any]) -> None:
         super().__init__(f"{code}: {message}")
-        self.response = {"Error": {"Code": code, "Message": message}, "status": status}
+        # botocore also lifts extra fields (e.g. CancellationReasons) to the top level
+        self.response = {**details, "Error": {"Code": code, "Message": message}, "status": status}
 
 
 def _hmac(key: bytes, text: str) -> bytes:
@@ -75,7 +77,8 @@ def sign(
 
 
 class LiteClient:
-    """Just enough of a boto3 client: ``get_item`` (DynamoDB), ``get_secret_value``."""
+    """Just enough of a boto3 client for the hot paths: the authorizer's reads and the
+    predict function's metering transaction."""
 
     def __init__(self, service: str, *, region: str | None = None, timeout: float = 3.0) -> None:
         self.service = service
@@ -95,6 +98,14 @@ class LiteClient:
         """DynamoDB GetItem with boto3's parameters and answer."""
         return self.call("GetItem", params)
 
+    def query(self, **params: Any) -> dict[str, Any]:
+        """DynamoDB Query with boto3's parameters and answer."""
+        return self.call("Query", params)
+
+    def transact_write_items(self, **params: Any) -> dict[str, Any]:
+        """DynamoDB TransactWriteItems with boto3's parameters and answer."""
+        return self.call("TransactWriteItems", params)
+
     def get_secret_value(self, **params: Any) -> dict[str, Any]:
         """Secrets Manager GetSecretValue with boto3's parameters and answer."""
         return self.call("GetSecretValue", params)
@@ -113,7 +124,8 @@ class LiteClient:
         if status >= 400:
             code = str(answer.get("__type", "UnknownError")).rsplit("#", 1)[-1]
             message = str(answer.get("message") or answer.get("Message") or "")
-            raise AwsError(code, message, status)
+            details = {k: v for k, v in answer.items() if k not in {"__type", "message", "Message"}}
+            raise AwsError(code, message, status, details)
         return answer
 
     def _post(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:

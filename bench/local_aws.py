@@ -1,0 +1,42 @@
+"""moto in server mode with the template's tables and secret, for benchmarks that invoke the
+functions as deployed (metering writes to DynamoDB on every prediction)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from moto.server import ThreadedMotoServer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@contextmanager
+def local_aws() -> Iterator[dict[str, str]]:
+    """Start moto, create the resources; yield the environment a function needs."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    env = {
+        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    os.environ.update(env)
+    try:
+        sys.path.insert(0, str(ROOT))
+        from tests.aws import create_resources  # noqa: PLC0415 - the tests' own fixture
+
+        res = create_resources(env["AWS_ENDPOINT_URL"])
+        yield {
+            **env,
+            "AIAAS_ACCOUNTS_TABLE": res.accounts_table,
+            "AIAAS_USAGE_TABLE": res.usage_table,
+            "AIAAS_JWT_SECRET_ARN": res.jwt_secret_arn,
+        }
+    finally:
+        server.stop()
