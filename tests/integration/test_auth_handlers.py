@@ -252,3 +252,40 @@ def test_quota_and_usage_through_the_handlers(
     _, _, usage = call(auth_handler, "GET", "/v1/usage", "GET /v1/usage", caller=caller)
     assert usage["by_key"] == {"qqqqqqqqqqqqqqqq": 2}
     assert usage["by_model"] == {"iris-rf": 2}
+
+
+def test_no_password_or_key_reaches_a_log_line_or_a_stored_item(
+    auth_handler: Handler,
+    authorizer_handler: Handler,
+    aws: AwsResources,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("DEBUG")
+    # Given a user who signs up, logs in, makes a key, uses it and fails a login
+    _, token = signup_and_login(auth_handler, "quiet@example.com")
+    context = authorize(authorizer_handler, {"authorization": f"Bearer {token}"})["context"]
+    _, _, key = call(
+        auth_handler,
+        "POST",
+        "/v1/keys",
+        "POST /v1/keys",
+        {"name": "k", "scopes": ["predict"]},
+        caller=context,
+    )
+    authorize(authorizer_handler, {"x-api-key": key["key"]})
+    authorize(authorizer_handler, {"x-api-key": key["key"][:-3] + "xyz"})
+    call(
+        auth_handler,
+        "POST",
+        "/v1/auth/login",
+        "POST /v1/auth/login",
+        {"email": "quiet@example.com", "password": "wrong password 123"},
+        caller=None,
+    )
+    # Then neither secret is in any log record nor in any stored item
+    secret_part = key["key"].rsplit("_", 1)[-1]
+    for secret in (PASSWORD, "wrong password 123", key["key"], secret_part, token):
+        assert secret not in caplog.text
+    for table in (aws.accounts_table, aws.usage_table):
+        items = str(aws.client("dynamodb").scan(TableName=table)["Items"])
+        assert PASSWORD not in items and secret_part not in items
