@@ -20,16 +20,18 @@ import time
 from pathlib import Path
 
 import boto3
-from moto.server import ThreadedMotoServer
 
 from aiaas.auth.authorizer import Authorizer
+from aiaas.auth.principal import Principal
 from aiaas.auth.scopes import ALL_SCOPES, Scope
 from aiaas.auth.tokens import issue_token
 from aiaas.domain.keys import KeyService
 from aiaas.domain.records import ApiKey
+from aiaas.repositories.accounts import DynamoKeys
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import median_ms, write_json
+from local_aws import local_aws
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "bench-signing-key-0123456789abcdef0123456789abcdef"
@@ -59,58 +61,36 @@ class MemoryKeys:
         return self.items.get(key_id)
 
 
+OWNER = Principal("t", "u", "user", "", ALL_SCOPES)
+
+
 def warm() -> dict[str, float]:
     """Median decision time for an API key and for a JWT, no I/O."""
     keys = MemoryKeys()
-    owner = __import__("aiaas.auth.principal", fromlist=["Principal"]).Principal(
-        "t", "u", "user", "", ALL_SCOPES
-    )
-    _, value = KeyService(keys).create(owner, name="b", scopes=frozenset({Scope.PREDICT}))  # type: ignore[arg-type]
+    _, value = KeyService(keys).create(OWNER, name="b", scopes=frozenset({Scope.PREDICT}))  # type: ignore[arg-type]
     token = issue_token(SECRET, user_id="u", tenant="t", scopes=ALL_SCOPES, ttl=600)
     authorizer = Authorizer(keys, lambda: SECRET, cache_seconds=0)
+    bearer = {"authorization": f"Bearer {token.access_token}"}
     return {
         "api_key_ms": median_ms(lambda: authorizer.authenticate({"x-api-key": value})),
-        "jwt_ms": median_ms(
-            lambda: authorizer.authenticate({"authorization": f"Bearer {token.access_token}"})
-        ),
+        "jwt_ms": median_ms(lambda: authorizer.authenticate(bearer)),
     }
 
 
 def cold(sam_build: Path, runs: int = 5) -> dict[str, float]:
     """Fresh-process cold starts against moto; medians."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    env = {
-        **os.environ,
-        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
-        "AWS_ACCESS_KEY_ID": "x",
-        "AWS_SECRET_ACCESS_KEY": "x",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    os.environ.update(env)
-    try:
-        sys.path.insert(0, str(ROOT))
-        from tests.aws import create_resources  # noqa: PLC0415
-
-        res = create_resources(env["AWS_ENDPOINT_URL"])
-        from aiaas.auth.principal import Principal  # noqa: PLC0415
-        from aiaas.repositories.accounts import DynamoKeys  # noqa: PLC0415
-
-        keys = DynamoKeys(boto3.client("dynamodb"), res.accounts_table)
-        _, value = KeyService(keys).create(
-            Principal("t", "u", "user", "", ALL_SCOPES), name="b", scopes=frozenset({Scope.PREDICT})
-        )
+    with local_aws() as aws_env:
+        keys = DynamoKeys(boto3.client("dynamodb"), aws_env["AIAAS_ACCOUNTS_TABLE"])
+        _, value = KeyService(keys).create(OWNER, name="b", scopes=frozenset({Scope.PREDICT}))
         event = json.loads((ROOT / "events" / "authorizer-request.json").read_text())
         event["headers"]["authorization"] = f"Bearer {value}"
-        env.update(
-            AIAAS_ACCOUNTS_TABLE=res.accounts_table,
-            AIAAS_JWT_SECRET_ARN=res.jwt_secret_arn,
-            AIAAS_LOG_LEVEL="WARNING",
-            PYTHONPATH=os.pathsep.join(
-                [str(sam_build / "AuthorizerFunction"), str(sam_build / "AppLayer" / "python")]
-            ),
-        )
+        layers = [sam_build / "AuthorizerFunction", sam_build / "AppLayer" / "python"]
+        env = {
+            **os.environ,
+            **aws_env,
+            "AIAAS_LOG_LEVEL": "WARNING",
+            "PYTHONPATH": os.pathsep.join(map(str, layers)),
+        }
         samples = []
         for _ in range(runs):
             started = time.perf_counter()
@@ -125,8 +105,6 @@ def cold(sam_build: Path, runs: int = 5) -> dict[str, float]:
             sample["process_wall_ms"] = (time.perf_counter() - started) * 1e3  # spawn included
             samples.append(sample)
         return {k: round(statistics.median(s[k] for s in samples), 1) for k in samples[0]}
-    finally:
-        server.stop()
 
 
 def main() -> None:
