@@ -19,6 +19,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from aiaas.auth import gateway
+from aiaas.catalog import handler
 from aiaas.settings import get_settings
 from aiaas.web import deps
 from aiaas_dev.cfn import load_yaml
@@ -36,6 +37,8 @@ class AwsResources:
     accounts_table: str
     usage_table: str
     jwt_secret_arn: str
+    models_table: str = "ModelsTable"
+    weights_bucket: str = "aiaas-local-weightsbucket"
 
     def client(self, service: str) -> Any:
         return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1")
@@ -53,9 +56,11 @@ def moto_endpoint() -> Iterator[str]:
 def create_resources(endpoint: str) -> AwsResources:
     resources = load_yaml(ROOT / "template.yaml")["Resources"]
     dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
-    for name in ("AccountsTable", "UsageTable"):
+    for name in ("AccountsTable", "UsageTable", "ModelsTable"):
         props = {k: v for k, v in resources[name]["Properties"].items() if k not in LOCAL_ONLY}
         dynamodb.create_table(TableName=name, **props)
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket="aiaas-local-weightsbucket")
     secrets = boto3.client("secretsmanager", endpoint_url=endpoint, region_name="us-east-1")
     arn = secrets.create_secret(Name="JwtSecret", SecretString=os.urandom(32).hex())["ARN"]
     return AwsResources(endpoint, "AccountsTable", "UsageTable", arn)
@@ -78,6 +83,8 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> AwsResources:
         "AIAAS_ACCOUNTS_TABLE": res.accounts_table,
         "AIAAS_USAGE_TABLE": res.usage_table,
         "AIAAS_JWT_SECRET_ARN": res.jwt_secret_arn,
+        "AIAAS_MODELS_TABLE": res.models_table,
+        "AIAAS_WEIGHTS_BUCKET": res.weights_bucket,
     }.items():
         monkeypatch.setenv(key, value)
     _clear_caches()
@@ -87,5 +94,5 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> AwsResources:
 def _clear_caches() -> None:
     """Process-wide caches hold clients and settings from the previous test's moto."""
     for cached in (get_settings, deps.aws_client, deps.get_signing_key, deps.usage_service,
-                   gateway.authorizer):  # fmt: skip
+                   deps.catalog_service, gateway.authorizer, handler.registrar):  # fmt: skip
         cached.cache_clear()

@@ -31,6 +31,16 @@ class Settings(BaseSettings):
         login_max_failures: Failed logins per account within the window before 429.
         login_window_seconds: The failed-login window.
         auth_cache_seconds: How long the authorizer reuses a key record (revocation delay).
+        models_table: DynamoDB table of the model catalog.
+        weights_bucket: S3 bucket of uploads and registered weights.
+        admin_tenants: Tenants allowed to publish public models, comma-separated.
+        max_upload_bytes: Largest model file a version upload may be.
+        gate_min_mean_cosine: int8 variants must reach this mean cosine to fp32 (floats).
+        gate_min_min_cosine: ...and this worst-row cosine.
+        gate_max_label_disagreement: ...and differ on at most this share of labels.
+        serving_memory_mb: Memory of the serving function, for the cost estimate.
+        price_per_gb_second: Lambda duration price (x86, USD), for the cost estimate.
+        price_per_request: Lambda request price (USD), for the cost estimate.
     """
 
     model_config = SettingsConfigDict(env_prefix="AIAAS_", frozen=True, extra="ignore")
@@ -50,6 +60,21 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=900, ge=1)
     auth_cache_seconds: float = Field(default=30.0, ge=0, le=60)
+    models_table: str | None = None
+    weights_bucket: str | None = None
+    admin_tenants: str = ""
+    max_upload_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
+    gate_min_mean_cosine: float = Field(default=0.98, ge=0, le=1)
+    gate_min_min_cosine: float = Field(default=0.95, ge=0, le=1)
+    gate_max_label_disagreement: float = Field(default=0.02, ge=0, le=1)
+    serving_memory_mb: int = Field(default=2048, ge=128, le=10_240)
+    price_per_gb_second: float = Field(default=0.0000166667, gt=0)
+    price_per_request: float = Field(default=0.0000002, ge=0)
+
+    @property
+    def admins(self) -> list[str]:
+        """``admin_tenants`` as a list."""
+        return [t.strip() for t in self.admin_tenants.split(",") if t.strip()]
 
     def require(self, *names: str) -> None:
         """Fail at cold start, naming the variables, if a function lacks its configuration."""

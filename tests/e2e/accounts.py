@@ -20,7 +20,7 @@ def new_account(client: httpx.Client) -> dict[str, Any]:
     token = login.json()["access_token"]
     key = client.post(
         "/v1/keys",
-        json={"name": "e2e", "scopes": ["predict", "models:read", "keys:manage"]},
+        json={"name": "e2e", "scopes": ["predict", "models:read", "models:write", "keys:manage"]},
         headers={"authorization": f"Bearer {token}"},
     )
     assert key.status_code == 201, key.text

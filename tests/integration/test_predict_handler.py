@@ -22,17 +22,6 @@ def predict_event(name: str, body: bytes, content_type: str | None = "applicatio
     )
 
 
-def test_list_models_event_lists_the_zoo_in_openai_shape(predict_handler: Handler) -> None:
-    status, _, body = invoke(predict_handler, event_file("list-models.json"))
-    assert status == 200
-    assert body["object"] == "list"
-    entries = {m["id"]: m for m in body["data"]}
-    assert set(entries) == {"all-minilm-l6-v2", "iris-rf", "digits-cnn"}
-    assert entries["iris-rf"]["object"] == "model"
-    assert entries["iris-rf"]["task"] == "tabular-classification"
-    assert entries["all-minilm-l6-v2"]["outputs"][0]["shape"] == [-1, 384]
-
-
 def test_embedding_event_returns_one_384_dimensional_unit_vector(predict_handler: Handler) -> None:
     status, headers, body = invoke(predict_handler, event_file("predict-embedding.json"))
     assert status == 200

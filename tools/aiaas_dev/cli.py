@@ -153,6 +153,11 @@ def _banner(stack: LocalStack, args: argparse.Namespace) -> str:
     ]
     if stack.provisioned:
         lines += ["Created in moto:", *(f"  {p.describe()}" for p in stack.provisioned), ""]
+    if stack.s3_pollers:
+        sources = [f"  {poller.source.describe()}" for poller in stack.s3_pollers]
+        lines += ["S3 event sources (via SQS in moto, 3 attempts each):", *sources, ""]
+    elif stack.template.s3_events:
+        lines += ["S3 event sources are not served without moto.", ""]
     lines += [
         "All functions share this process and its environment; each runs one request at a time.",
         "Try:",

@@ -18,6 +18,7 @@ from aiaas_dev.aws import MotoServer, aws_environment, provision_resources, prov
 from aiaas_dev.invoker import FunctionWorker
 from aiaas_dev.provisioners import Provisioned
 from aiaas_dev.routes import RouteTable
+from aiaas_dev.s3_poller import S3EventPoller, start_s3_event_sources, stop_pollers
 from aiaas_dev.server import Gateway, GatewayHTTPServer
 from aiaas_dev.template import FunctionSpec, Template
 
@@ -76,6 +77,7 @@ class LocalStack:
         self.moto = MotoServer(host) if use_moto else None
         self.workers: dict[str, FunctionWorker] = {}
         self.provisioned: list[Provisioned] = []
+        self.s3_pollers: list[S3EventPoller] = []
         self._httpd: GatewayHTTPServer | None = None
 
     @property
@@ -112,6 +114,7 @@ class LocalStack:
             name: Authorizer(spec, self.workers[spec.function])
             for name, spec in self.template.authorizers.items()
         }
+        self._start_s3_event_sources()
         gateway = Gateway(self.table, self.workers, authorizers)
         self._httpd = GatewayHTTPServer((self.host, self.port), gateway)
         threading.Thread(
@@ -119,16 +122,41 @@ class LocalStack:
         ).start()
         return self.base_url
 
+    def wait_s3_idle(self, timeout_s: float = 10.0) -> bool:
+        """Wait until every S3 notification sent so far has been delivered or dropped.
+
+        Args:
+            timeout_s: How long to wait, for each event source.
+
+        Returns:
+            Whether all pollers went idle in time.
+        """
+        return all([poller.wait_idle(timeout_s) for poller in self.s3_pollers])
+
     def stop(self) -> None:
-        """Stop serving, let the workers finish, stop moto."""
+        """Stop serving and polling, let the workers finish, stop moto."""
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
             self._httpd = None
+        stop_pollers(self.s3_pollers)
+        self.s3_pollers = []
         for worker in self.workers.values():
             worker.stop()
         if self.moto is not None:
             self.moto.stop()
+
+    def _start_s3_event_sources(self) -> None:
+        if not self.template.s3_events:
+            return
+        if self.moto is None:
+            logger.warning("S3 event sources need moto: not started (--no-moto)")
+            return
+        import boto3  # noqa: PLC0415  # only with moto
+
+        self.s3_pollers = start_s3_event_sources(
+            self.template.s3_events, self.workers, boto3.Session()
+        )
 
     def _provision(self) -> None:
         import boto3  # noqa: PLC0415  # only with moto

@@ -1,4 +1,4 @@
-"""The parts of a SAM template the local stack serves: functions, routes, stage, authorizers.
+"""The parts of a SAM template the local stack serves: functions, routes, authorizers, S3 events.
 
 Everything the server routes and runs comes from here; there is no second, hand-written list.
 Functions' environments are resolved with the resources' local values (`aiaas_dev.resources`)
@@ -18,6 +18,7 @@ from aiaas_dev.auth_config import AuthorizerSpec
 from aiaas_dev.cfn import PSEUDO_PARAMETERS, Resolver, TemplateError, load_yaml
 from aiaas_dev.resources import FUNCTION_TYPE, local_values
 from aiaas_dev.routes import Route
+from aiaas_dev.s3_events import S3EventSource, s3_event_sources
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class Template:
     resolver: Resolver
     authorizers: dict[str, AuthorizerSpec] = field(default_factory=dict)
     env_overrides: dict[str, str] = field(default_factory=dict)
+    s3_events: tuple[S3EventSource, ...] = ()
 
     def with_resource_values(self, values: Mapping[str, str]) -> Template:
         """The template with the functions' environments resolved again over ``values``.
@@ -104,7 +106,8 @@ def load_template(
         stage: The stage to serve under, over the HttpApi's ``StageName``.
 
     Returns:
-        The functions (Python, zip-packaged), their HttpApi routes and the stage.
+        The functions (Python, zip-packaged), their HttpApi routes and the stage, and
+        their S3 event sources.
 
     Raises:
         TemplateError: The template cannot be read or served locally.
@@ -118,7 +121,8 @@ def load_template(
         spec = _function_spec(logical_id, props, path.parent, resolver, overrides)
         if spec is not None:
             functions[logical_id] = spec
-    apis = http_apis(document, {key: properties[key] for key in functions}, resolver)
+    local_properties = {key: properties[key] for key in functions}
+    apis = http_apis(document, local_properties, resolver)
     return Template(
         path,
         document,
@@ -128,6 +132,7 @@ def load_template(
         resolver,
         apis.authorizers,
         overrides,
+        s3_event_sources(document, local_properties, resolver),
     )
 
 

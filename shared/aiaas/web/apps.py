@@ -7,10 +7,10 @@ import logging
 from fastapi import APIRouter, FastAPI
 
 from aiaas.settings import get_settings
-from aiaas.web.deps import get_registry
+from aiaas.web.deps import catalog_service, get_registry
 from aiaas.web.errors import install_error_handlers
 from aiaas.web.responses import FastJSONResponse
-from aiaas.web.routes import auth, health, keys, models, predict, usage
+from aiaas.web.routes import auth, catalog, health, keys, oip, predict, usage
 
 
 def configure_logging(level: str) -> None:
@@ -31,7 +31,7 @@ def create_predict_app() -> FastAPI:
         raise RuntimeError(f"AIAAS_MODELS_DIR {settings.models_dir} is not a directory")
     configure_logging(settings.log_level)
     get_registry().preload(settings.preload)
-    return _app("aiaas predictions", models.router, predict.router)
+    return _app("aiaas predictions", predict.router)
 
 
 def create_auth_app() -> FastAPI:
@@ -40,6 +40,22 @@ def create_auth_app() -> FastAPI:
     settings.require("accounts_table", "usage_table", "jwt_secret_arn")
     configure_logging(settings.log_level)
     return _app("aiaas accounts", health.router, auth.router, keys.router, usage.router)
+
+
+def create_catalog_app() -> FastAPI:
+    """The CatalogFunction app: the catalog and Open Inference Protocol metadata.
+
+    The layer's built-in models are seeded into the catalog here, at cold start (three
+    conditional writes, no-ops once done): no custom resource to deploy, and the local stack
+    gets them the same way.
+    """
+    settings = get_settings()
+    settings.require("models_table", "weights_bucket")
+    configure_logging(settings.log_level)
+    if settings.models_dir.is_dir():
+        seeded = catalog_service().seed_builtins(get_registry().manifests().values())
+        logging.getLogger(__name__).info("built-in models seeded: %s", seeded or "none new")
+    return _app("aiaas catalog", catalog.router, oip.router)
 
 
 def _app(title: str, *routers: APIRouter) -> FastAPI:

@@ -16,12 +16,15 @@ from aiaas.auth.principal import Principal
 from aiaas.auth.scopes import Scope
 from aiaas.aws.lite import LiteClient
 from aiaas.domain.accounts import AccountService
+from aiaas.domain.catalog import CatalogService
 from aiaas.domain.keys import KeyService
 from aiaas.domain.predictions import PredictionService
 from aiaas.domain.usage import UsageService
 from aiaas.repositories.accounts import DynamoKeys, DynamoUsers
+from aiaas.repositories.models import DynamoCatalog
 from aiaas.repositories.secrets import SecretReader
 from aiaas.repositories.usage import DynamoUsage
+from aiaas.repositories.weights import S3Weights
 from aiaas.settings import Settings, get_settings
 from aiaas_runtime import ModelRegistry
 
@@ -111,7 +114,27 @@ def require(scope: Scope) -> Callable[[Request], Coroutine[Any, Any, Principal]]
     return dependency
 
 
+@lru_cache(maxsize=1)
+def catalog_service() -> CatalogService:
+    """The catalog on the models table and the weights bucket."""
+    s = get_settings()
+    return CatalogService(
+        DynamoCatalog(aws_client("dynamodb"), str(s.models_table)),
+        S3Weights(aws_client("s3"), str(s.weights_bucket)),
+        admin_tenants=s.admins,
+        max_upload_bytes=s.max_upload_bytes,
+    )
+
+
+async def get_catalog_service() -> CatalogService:
+    """The process-wide catalog service."""
+    return catalog_service()
+
+
 SettingsDep = Annotated[Settings, Depends(settings_dependency)]
+CatalogDep = Annotated[CatalogService, Depends(get_catalog_service)]
+ModelReader = Annotated[Principal, Depends(require(Scope.MODELS_READ))]
+ModelWriter = Annotated[Principal, Depends(require(Scope.MODELS_WRITE))]
 PredictionServiceDep = Annotated[PredictionService, Depends(get_prediction_service)]
 AccountServiceDep = Annotated[AccountService, Depends(get_account_service)]
 KeyServiceDep = Annotated[KeyService, Depends(get_key_service)]

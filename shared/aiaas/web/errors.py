@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -43,10 +44,20 @@ def error_response(
     message: str,
     param: str | None = None,
     headers: Mapping[str, str] | None = None,
+    *,
+    protocol: str = "native",
 ) -> JSONResponse:
-    """A JSON error body in the one shape every route uses."""
-    body = {"error": {"code": code, "message": message, "param": param}}
+    """A JSON error body: ``{"error": {code, message, param}}`` (native and OpenAI-style
+    routes) or ``{"error": "<message>"}`` (Open Inference Protocol routes)."""
+    body: dict[str, Any] = {"error": {"code": code, "message": message, "param": param}}
+    if protocol == "oip":
+        body = {"error": message}
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def protocol_of(request: Request) -> str:
+    """Which error shape the route speaks."""
+    return "oip" if str(request.scope.get("path", "")).startswith("/v2") else "native"
 
 
 def status_of(exc: DomainError) -> int:
@@ -60,20 +71,25 @@ def status_of(exc: DomainError) -> int:
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, QuotaExceeded) else None
-    return error_response(status_of(exc), exc.code, exc.message, exc.param, headers)
+    return error_response(
+        status_of(exc), exc.code, exc.message, exc.param, headers, protocol=protocol_of(request)
+    )
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
     param = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or None
-    return error_response(400, "invalid_input", f"{param or 'request'}: {first['msg']}", param)
+    message = f"{param or 'request'}: {first['msg']}"
+    return error_response(400, "invalid_input", message, param, protocol=protocol_of(request))
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = HTTP_CODES.get(exc.status_code, "http_error")
-    return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+    return error_response(
+        exc.status_code, code, str(exc.detail), headers=exc.headers, protocol=protocol_of(request)
+    )
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

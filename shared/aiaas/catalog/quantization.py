@@ -1,0 +1,244 @@
+"""The int8 accuracy gate: quantize a validated model and keep the variant if it agrees.
+
+``quantize_and_gate`` makes a dynamic, per-channel int8 variant and keeps it only when its
+outputs stay close to fp32 on the same inputs; it never raises, a failure is its ``reason``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from functools import partial
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import onnx
+
+from aiaas.catalog.runs import Feed, fixed_batch, generate_inputs, run_rows
+from aiaas.catalog.validation import ValidatedModel, error_text
+
+# Operators onnxruntime's dynamic quantization turns into integer kernels (its
+# IntegerOpsRegistry); Gemm and tree ensembles have no dynamic int8 path.
+QUANTIZABLE_OPS = frozenset({"MatMul", "Conv", "Gather", "Attention", "LSTM"})
+_NOTHING_TO_QUANTIZE = "no MatMul, Conv, Gather, Attention or LSTM weights to quantize"
+
+
+@dataclass(frozen=True, slots=True)
+class GateConfig:
+    """When an int8 variant is close enough to fp32 to be kept.
+
+    Attributes:
+        min_mean_cosine: Least mean row cosine of every float output.
+        min_min_cosine: Least cosine of any row of a float output.
+        max_label_disagreement: Largest share of differing values in an integer, boolean
+            or string output (labels).
+        rows: Rows of generated inputs compared.
+        seed: Seed of the generated inputs.
+        retry_reduce_range: Try 7-bit weights when the 8-bit variant fails the gate.
+    """
+
+    min_mean_cosine: float = 0.98
+    min_min_cosine: float = 0.95
+    max_label_disagreement: float = 0.02
+    rows: int = 64
+    seed: int = 0
+    retry_reduce_range: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class OutputAgreement:
+    """How one int8 output compares with fp32.
+
+    Attributes:
+        name: Output tensor name.
+        metric: ``cosine`` (float outputs, per row) or ``exact_match`` (share of equal values).
+        mean: Mean row cosine, or the exact-match rate.
+        min: Lowest row cosine; equal to ``mean`` for exact match.
+        passed: Whether the output meets the gate's thresholds.
+    """
+
+    name: str
+    metric: Literal["cosine", "exact_match"]
+    mean: float
+    min: float
+    passed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class QuantizationResult:
+    """The outcome of quantizing and gating, stored with the catalog entry.
+
+    Attributes:
+        kept: Whether the int8 variant passed and should be served.
+        reason: Why it was kept, rejected or skipped.
+        gate: The thresholds applied.
+        inputs: ``generated`` or ``calibration`` (the caller's arrays).
+        reduce_range: Whether the last variant tried has 7-bit weights.
+        outputs: Per-output comparison; empty when nothing was compared.
+        data: The int8 model, only when kept.
+        sha256: Digest of the int8 model, when one was made.
+        size: Size of the int8 model in bytes, when one was made.
+    """
+
+    kept: bool
+    reason: str
+    gate: GateConfig
+    inputs: Literal["generated", "calibration"] = "generated"
+    reduce_range: bool = False
+    outputs: tuple[OutputAgreement, ...] = ()
+    data: bytes | None = field(default=None, repr=False)
+    sha256: str | None = None
+    size: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form stored with the catalog entry (without the model bytes)."""
+        return {
+            "kept": self.kept,
+            "reason": self.reason,
+            "gate": asdict(self.gate),
+            "inputs": self.inputs,
+            "reduce_range": self.reduce_range,
+            "outputs": [asdict(o) for o in self.outputs],
+            "sha256": self.sha256,
+            "size": self.size,
+        }
+
+
+def has_quantizable_weights(model: onnx.ModelProto) -> bool:
+    """Whether some quantizable operator of the main graph reads an initializer (weights)."""
+    weights = {init.name for init in model.graph.initializer}
+    return any(
+        node.op_type in QUANTIZABLE_OPS and weights.intersection(node.input)
+        for node in model.graph.node
+    )
+
+
+def quantize_and_gate(
+    model: ValidatedModel, gate: GateConfig | None = None, calibration_inputs: Feed | None = None
+) -> QuantizationResult:
+    """Make a per-channel dynamic int8 variant and keep it if it agrees with fp32.
+
+    On x86 CPUs without VNNI (AVX2 only), onnxruntime's uint8 x int8 kernels can saturate and
+    per-channel weights make that likelier: when the first variant fails the gate and
+    ``gate.retry_reduce_range`` is set, a second one with 7-bit weights (``reduce_range``)
+    is tried. The reason records every attempt.
+
+    Args:
+        model: A model that passed ``validate_model``.
+        gate: Thresholds; the defaults when omitted.
+        calibration_inputs: Arrays by input name to compare on (rows along the first axis);
+            ``gate.rows`` generated rows when omitted.
+
+    Returns:
+        The decision with the measured agreement. Never raises for a model that fails to
+        quantize or to run: the failure is the result's ``reason``.
+    """
+    gate = gate or GateConfig()
+    source: Literal["generated", "calibration"] = (
+        "calibration" if calibration_inputs else "generated"
+    )
+    base = partial(QuantizationResult, gate=gate, inputs=source)
+    if not has_quantizable_weights(model.proto):
+        return base(kept=False, reason=f"skipped: {_NOTHING_TO_QUANTIZE}")
+    try:
+        feeds = [dict(calibration_inputs)] if calibration_inputs else _generated_feeds(model, gate)
+        expected = run_rows(model.data, feeds)
+    except Exception as exc:  # onnxruntime raises its own untyped errors
+        return base(kept=False, reason=f"fp32 run on {source} inputs failed: {error_text(exc)}")
+    reasons: list[str] = []
+    for reduce_range in (False, True) if gate.retry_reduce_range else (False,):
+        result = _attempt(
+            model.data, feeds, expected, gate, partial(base, reduce_range=reduce_range)
+        )
+        reasons.append(result.reason)
+        if result.kept:
+            break
+    return replace(result, reason="; then ".join(reasons))
+
+
+def _attempt(
+    data: bytes,
+    feeds: Sequence[Feed],
+    expected: Mapping[str, np.ndarray],
+    gate: GateConfig,
+    result: partial[QuantizationResult],
+) -> QuantizationResult:
+    reduce_range = bool(result.keywords["reduce_range"])
+    label = "per-channel int8" + (" with reduce_range" if reduce_range else "")
+    try:
+        int8 = _quantize(data, reduce_range=reduce_range)
+    except Exception as exc:  # onnxruntime's quantizer raises anything from anywhere
+        return result(kept=False, reason=f"{label}: quantization failed: {error_text(exc)}")
+    result = partial(result, sha256=hashlib.sha256(int8).hexdigest(), size=len(int8))
+    try:
+        actual = run_rows(int8, feeds)
+        outputs = tuple(_compare(name, expected[name], actual[name], gate) for name in expected)
+    except Exception as exc:  # onnxruntime raises its own untyped errors; shapes may differ
+        return result(kept=False, reason=f"{label}: comparing with fp32 failed: {error_text(exc)}")
+    failed = [o for o in outputs if not o.passed]
+    if failed:
+        reason = f"{label} differs from fp32: " + ", ".join(_describe(o, gate) for o in failed)
+        return result(kept=False, reason=reason, outputs=outputs)
+    return result(kept=True, reason=f"{label} agrees with fp32", outputs=outputs, data=int8)
+
+
+def _quantize(data: bytes, *, reduce_range: bool) -> bytes:
+    from onnxruntime.quantization import QuantType, quantize_dynamic  # noqa: PLC0415 (slow)
+
+    with tempfile.TemporaryDirectory(prefix="aiaas-quantize-") as tmp:
+        source, target = Path(tmp) / "model.fp32.onnx", Path(tmp) / "model.int8.onnx"
+        source.write_bytes(data)
+        quantize_dynamic(
+            source,
+            target,
+            per_channel=True,
+            reduce_range=reduce_range,
+            weight_type=QuantType.QInt8,
+        )
+        return target.read_bytes()
+
+
+def _generated_feeds(model: ValidatedModel, gate: GateConfig) -> list[dict[str, np.ndarray]]:
+    """``gate.rows`` rows: one batch, or one feed per row when the model fixes its batch."""
+    fixed = fixed_batch(model.inputs)
+    if fixed is None:
+        return [generate_inputs(model.inputs, batch=gate.rows, seed=gate.seed)]
+    return [
+        generate_inputs(model.inputs, seed=gate.seed + i) for i in range(max(1, gate.rows // fixed))
+    ]
+
+
+def _compare(name: str, fp32: np.ndarray, int8: np.ndarray, gate: GateConfig) -> OutputAgreement:
+    if np.issubdtype(fp32.dtype, np.floating):
+        cosine = _row_cosine(fp32.astype(np.float64), int8.astype(np.float64))
+        mean, low = float(cosine.mean()), float(cosine.min())
+        passed = mean >= gate.min_mean_cosine and low >= gate.min_min_cosine
+        return OutputAgreement(name, "cosine", round(mean, 6), round(low, 6), passed)
+    rate = float(np.mean(fp32 == int8))
+    passed = 1.0 - rate <= gate.max_label_disagreement
+    return OutputAgreement(name, "exact_match", round(rate, 6), round(rate, 6), passed)
+
+
+def _row_cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cosine; two all-zero rows agree (1), a zero row against a non-zero one is 0."""
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    both_zero = ~a.any(axis=1) & ~b.any(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cosine = np.where(norms > 0, np.sum(a * b, axis=1) / norms, 0.0)
+    cosine = np.where(both_zero, 1.0, cosine)
+    return np.where(np.isfinite(cosine), cosine, 0.0)
+
+
+def _describe(result: OutputAgreement, gate: GateConfig) -> str:
+    if result.metric == "cosine":
+        return (
+            f"output {result.name!r} cosine mean {result.mean:.4f} (needs {gate.min_mean_cosine}),"
+            f" min {result.min:.4f} (needs {gate.min_min_cosine})"
+        )
+    return (
+        f"output {result.name!r} disagrees on {1 - result.mean:.1%} of values "
+        f"(at most {gate.max_label_disagreement:.1%})"
+    )

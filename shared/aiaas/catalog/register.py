@@ -1,0 +1,123 @@
+"""Registration of an uploaded version: validate, quantize behind a gate, profile, store.
+
+Runs once per upload even when S3 delivers its event twice: the version's
+``PENDING_UPLOAD -> VALIDATING`` transition is conditional, and only its winner works.
+Whatever happens next, the version ends READY or FAILED with a reason; nothing else in the
+catalog changes for a bad upload.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, Protocol
+
+from aiaas.catalog.quantization import GateConfig, quantize_and_gate
+from aiaas.catalog.runs import PriceConfig, cost_per_million, profile_latency
+from aiaas.catalog.validation import InvalidModel, ValidationLimits, validate_model
+from aiaas.domain.catalog import parse_upload_key
+from aiaas.domain.catalog_records import CatalogStore, ModelVersion
+
+logger = logging.getLogger(__name__)
+Outcome = Literal["READY", "FAILED", "SKIPPED"]
+
+
+class Weights(Protocol):
+    """The object store registration reads uploads from and writes artifacts to."""
+
+    def size(self, key: str) -> int:
+        """Bytes of an object."""
+        ...
+
+    def read(self, key: str, max_bytes: int) -> bytes:
+        """An object's bytes."""
+        ...
+
+    def write(self, key: str, data: bytes) -> str:
+        """Store an artifact (encrypted); its URI."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationConfig:
+    """Limits, the int8 gate and the prices the profile's cost estimate uses."""
+
+    limits: ValidationLimits = field(default_factory=ValidationLimits)
+    gate: GateConfig = field(default_factory=GateConfig)
+    price: PriceConfig = field(default_factory=lambda: PriceConfig(memory_mb=2048))
+
+
+class Registrar:
+    """Turns one uploaded file into a READY (or FAILED) catalog version."""
+
+    def __init__(self, store: CatalogStore, weights: Weights, config: RegistrationConfig) -> None:
+        self.store = store
+        self.weights = weights
+        self.config = config
+
+    def register(self, key: str) -> Outcome:
+        """Register the upload at ``key``; SKIPPED for a replayed or unexpected event."""
+        tenant, name, number = parse_upload_key(key)
+        if not self.store.start_validation(tenant, name, number):
+            logger.info("skip %s: version is not waiting for an upload (replayed event)", key)
+            return "SKIPPED"
+        version = self.store.get_version(tenant, name, number)
+        assert version is not None  # start_validation found it
+        try:
+            ready = self._process(version, key)
+        except InvalidModel as exc:
+            logger.info("upload %s refused: %s", key, exc.message)
+            self.store.put_version(replace(version, status="FAILED", reason=exc.message))
+            return "FAILED"
+        except Exception:
+            logger.exception("registration of %s failed", key)
+            reason = "internal error while registering; upload again or contact support"
+            self.store.put_version(replace(version, status="FAILED", reason=reason))
+            return "FAILED"
+        self.store.put_version(ready)
+        self._default_if_first(tenant, name, number)
+        return "READY"
+
+    def _process(self, version: ModelVersion, key: str) -> ModelVersion:
+        limits = self.config.limits
+        size = self.weights.size(key)
+        if size > limits.max_bytes:
+            raise InvalidModel(
+                "too_large", f"file is {size} bytes; the limit is {limits.max_bytes}"
+            )
+        model = validate_model(self.weights.read(key, limits.max_bytes), limits)
+        prefix = f"{version.tenant}/{version.name}/{version.version}"
+        artifacts = {"fp32": self.weights.write(f"{prefix}/model.fp32.onnx", model.data)}
+        quant = quantize_and_gate(model, self.config.gate)
+        served, variant = model.data, "fp32"
+        if quant.kept and quant.data is not None:
+            artifacts["int8"] = self.weights.write(f"{prefix}/model.int8.onnx", quant.data)
+            served, variant = quant.data, "int8"
+        profile = profile_latency(served, model.inputs)
+        return replace(
+            version,
+            status="READY",
+            reason="",
+            sha256=model.sha256,
+            size=model.size,
+            inputs=[t.to_dict() for t in model.inputs],
+            outputs=[t.to_dict() for t in model.outputs],
+            quality={"int8": quant.to_dict(), "opset": model.opset, "producer": model.producer},
+            latency=self._latency(profile.to_dict(), profile.p50_ms.get(1), variant),
+            artifacts=artifacts,
+        )
+
+    def _latency(self, profile: dict[str, Any], p50: float | None, variant: str) -> dict[str, Any]:
+        price = self.config.price
+        cost = cost_per_million(p50, price) if p50 is not None else None
+        return {
+            **profile,
+            "variant": variant,
+            "memory_mb": price.memory_mb,
+            "cost_per_million_usd": cost,
+        }
+
+    def _default_if_first(self, tenant: str, name: str, number: int) -> None:
+        model = self.store.get_model(tenant, name)
+        if model is not None and model.default_version is None:
+            self.store.save_model(model.with_changes(default_version=number))

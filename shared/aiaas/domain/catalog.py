@@ -1,0 +1,226 @@
+"""The model catalog: browse, create, version and upload, change and delete models."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from typing import Any, Protocol
+
+from aiaas.auth.principal import Principal
+from aiaas.domain.catalog_records import (
+    BUILTIN_TENANT,
+    CatalogModel,
+    CatalogStore,
+    ModelVersion,
+    Runtime,
+    Visibility,
+)
+from aiaas.errors import Conflict, Forbidden, InvalidInput, NotFound
+from aiaas_runtime import ModelManifest
+
+NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}[a-z0-9]$")
+TASKS = ("embedding", "tabular-classification", "image-classification", "custom")
+
+
+class UploadSigner(Protocol):
+    """Makes a presigned POST for one object key (S3)."""
+
+    def presign(self, key: str, max_bytes: int, expires: int) -> dict[str, Any]:
+        """``{"url", "fields"}`` a client POSTs the file to."""
+        ...
+
+
+def upload_key(tenant: str, name: str, version: int) -> str:
+    """Where a version's file is uploaded; the S3 event that follows starts registration."""
+    return f"uploads/{tenant}/{name}/{version}/model.onnx"
+
+
+def parse_upload_key(key: str) -> tuple[str, str, int]:
+    """(tenant, name, version) of an upload key; InvalidInput for anything else."""
+    parts = key.split("/")
+    if (
+        len(parts) != 5
+        or parts[0] != "uploads"
+        or parts[4] != "model.onnx"
+        or not parts[3].isdigit()
+    ):
+        raise InvalidInput(f"not an upload key: {key!r}")
+    return parts[1], parts[2], int(parts[3])
+
+
+class CatalogService:
+    """Catalog operations for a caller; a tenant never sees another tenant's private models."""
+
+    def __init__(
+        self,
+        store: CatalogStore,
+        signer: UploadSigner,
+        *,
+        admin_tenants: Iterable[str] = (),
+        max_upload_bytes: int = 200 * 1024 * 1024,
+        upload_expires: int = 900,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.signer = signer
+        self.admin_tenants = frozenset(admin_tenants)
+        self.max_upload_bytes = max_upload_bytes
+        self.upload_expires = upload_expires
+        self.clock = clock
+
+    def visible(self, caller: Principal, task: str | None = None) -> list[CatalogModel]:
+        """Public models and the caller's own, by name (own first on a name clash)."""
+        found: dict[str, CatalogModel] = {}
+        for model in self.store.public_models() + self.store.tenant_models(caller.tenant):
+            wanted = model.visible_to(caller.tenant) and task in (None, model.task)
+            if wanted and (model.name not in found or model.tenant == caller.tenant):
+                found[model.name] = model
+        return [found[name] for name in sorted(found)]
+
+    def resolve(self, caller: Principal, name: str) -> CatalogModel:
+        """The caller's model of that name, else a public one; NotFound otherwise."""
+        own = self.store.get_model(caller.tenant, name)
+        if own is not None and not own.deleted:
+            return own
+        for model in self.store.public_models():
+            if model.name == name and not model.deleted:
+                return model
+        raise NotFound(f"model {name!r} not found", param="name")
+
+    def owned(self, caller: Principal, name: str) -> CatalogModel:
+        """A model the caller may change (its own tenant's)."""
+        model = self.store.get_model(caller.tenant, name)
+        if model is None or model.deleted:
+            raise NotFound(f"model {name!r} not found", param="name")
+        return model
+
+    def versions(self, model: CatalogModel) -> list[ModelVersion]:
+        """The model's live versions."""
+        return [v for v in self.store.versions(model.tenant, model.name) if not v.deleted]
+
+    def version(self, model: CatalogModel, number: int) -> ModelVersion:
+        """One live version; NotFound otherwise."""
+        found = self.store.get_version(model.tenant, model.name, number)
+        if found is None or found.deleted:
+            raise NotFound(f"model {model.name!r} has no version {number}", param="version")
+        return found
+
+    def create(
+        self,
+        caller: Principal,
+        *,
+        name: str,
+        task: str,
+        description: str,
+        visibility: Visibility,
+        runtime: Runtime,
+    ) -> CatalogModel:
+        """A new model in the caller's namespace (``public`` only for an admin tenant)."""
+        if not NAME.match(name):
+            raise InvalidInput(
+                "name: 3-64 characters of a-z, 0-9, '.', '_', '-', starting and ending with "
+                "a letter or digit",
+                param="name",
+            )
+        if visibility == "public" and caller.tenant not in self.admin_tenants:
+            raise Forbidden("only an admin may publish a public model", param="visibility")
+        if any(m.name == name for m in self.store.public_models()):
+            raise Conflict(f"model {name!r} already exists as a public model", param="name")
+        model = CatalogModel(
+            tenant=caller.tenant,
+            name=name,
+            task=task,
+            description=description,
+            visibility=visibility,
+            runtime=runtime,
+            created_at=int(self.clock()),
+        )
+        self.store.create_model(model)
+        return model
+
+    def new_version(self, caller: Principal, name: str) -> tuple[ModelVersion, dict[str, Any]]:
+        """Allocate a version waiting for its upload, and the presigned POST to upload it."""
+        model = self.owned(caller, name)
+        number = self.store.next_version(model.tenant, model.name)
+        key = upload_key(model.tenant, model.name, number)
+        version = ModelVersion(
+            tenant=model.tenant,
+            name=model.name,
+            version=number,
+            status="PENDING_UPLOAD",
+            created_at=int(self.clock()),
+            upload_key=key,
+        )
+        self.store.put_version(version)
+        self.store.save_model(model.with_changes(latest_version=number))
+        upload = self.signer.presign(key, self.max_upload_bytes, self.upload_expires)
+        return version, {
+            **upload,
+            "expires_in": self.upload_expires,
+            "max_bytes": self.max_upload_bytes,
+        }
+
+    def update(self, caller: Principal, name: str, changes: dict[str, Any]) -> CatalogModel:
+        """Change description, visibility or default version."""
+        model = self.owned(caller, name)
+        if changes.get("visibility") == "public" and caller.tenant not in self.admin_tenants:
+            raise Forbidden("only an admin may publish a public model", param="visibility")
+        default = changes.get("default_version")
+        if default is not None and self.version(model, default).status != "READY":
+            raise Conflict(f"version {default} is not READY", param="default_version")
+        updated = model.with_changes(**{k: v for k, v in changes.items() if v is not None})
+        self.store.save_model(updated)
+        return updated
+
+    def delete(self, caller: Principal, name: str, number: int | None = None) -> None:
+        """Stop serving a model or one version (weights stay, under the bucket's lifecycle)."""
+        model = self.owned(caller, name)
+        if number is None:
+            self.store.save_model(model.with_changes(deleted=True))
+            return
+        version = self.version(model, number)
+        self.store.put_version(replace(version, deleted=True))
+        if model.default_version == number:
+            self.store.save_model(model.with_changes(default_version=None))
+
+    def seed_builtins(self, manifests: Iterable[ModelManifest]) -> list[str]:
+        """Make the layer's models public catalog entries, once (idempotent)."""
+        seeded = []
+        for manifest in manifests:
+            model = CatalogModel(
+                tenant=BUILTIN_TENANT,
+                name=manifest.name,
+                task=manifest.task,
+                description=manifest.description,
+                visibility="public",
+                runtime="cpu",
+                created_at=int(self.clock()),
+                default_version=1,
+                latest_version=1,
+            )
+            try:
+                self.store.create_model(model)
+            except Conflict:
+                continue
+            self.store.put_version(builtin_version(manifest, model.created_at))
+            seeded.append(manifest.name)
+        return seeded
+
+
+def builtin_version(manifest: ModelManifest, created_at: int) -> ModelVersion:
+    """Version 1 of a built-in model, READY, described by its manifest."""
+    return ModelVersion(
+        tenant=BUILTIN_TENANT,
+        name=manifest.name,
+        version=1,
+        status="READY",
+        created_at=created_at,
+        inputs=[t.to_dict() for t in manifest.inputs],
+        outputs=[t.to_dict() for t in manifest.outputs],
+        quality=manifest.quality,
+        sha256=manifest.artifacts["int8"].sha256,
+        size=manifest.artifacts["int8"].size,
+        artifacts={"int8": f"layer:{manifest.name}/{manifest.artifacts['int8'].file}"},
+    )

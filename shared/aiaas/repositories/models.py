@@ -1,0 +1,176 @@
+"""The model catalog in DynamoDB (ModelsTable).
+
+Key design:
+
+| item | pk | sk | gsi1pk | gsi1sk |
+|---|---|---|---|---|
+| model | ``MODEL#<tenant>#<name>`` | ``META`` | ``OWNER#<tenant>``/``PUBLIC`` | ``MODEL#<name>`` |
+| version | ``MODEL#<tenant>#<name>`` | ``V#<000001>`` | | |
+
+Names live in their tenant's namespace (one tenant's names reveal nothing to another); public
+models are listed through gsi1's ``PUBLIC`` partition. A version's status is its own attribute
+so that ``PENDING_UPLOAD -> VALIDATING`` is one conditional update: a replayed S3 event finds
+the version no longer pending and changes nothing. The rest of a record is a JSON document.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from aiaas.aws.lite import error_code
+from aiaas.domain.catalog_records import CatalogModel, ModelVersion
+from aiaas.errors import Conflict
+from aiaas.repositories.dynamo import CONDITION_FAILED, aws_errors
+
+
+def _pk(tenant: str, name: str) -> dict[str, Any]:
+    return {"S": f"MODEL#{tenant}#{name}"}
+
+
+class DynamoCatalog:
+    """CatalogStore on DynamoDB."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self.client = client
+        self.table = table
+
+    def _model_item(self, model: CatalogModel) -> dict[str, Any]:
+        owner = "PUBLIC" if model.visibility == "public" else f"OWNER#{model.tenant}"
+        return {
+            "pk": _pk(model.tenant, model.name),
+            "sk": {"S": "META"},
+            "gsi1pk": {"S": owner},
+            "gsi1sk": {"S": f"MODEL#{model.name}"},
+            "doc": {"S": json.dumps(asdict(model))},
+        }
+
+    def create_model(self, model: CatalogModel) -> None:
+        """Conditional put: Conflict if the tenant has the name already."""
+        try:
+            with aws_errors("storing the model", CONDITION_FAILED):
+                self.client.put_item(
+                    TableName=self.table,
+                    Item=self._model_item(model),
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
+        except Exception as exc:
+            if error_code(exc) != CONDITION_FAILED:
+                raise
+            raise Conflict(f"model {model.name!r} already exists", param="name") from exc
+
+    def save_model(self, model: CatalogModel) -> None:
+        """Overwrite the model's document (versions are separate items)."""
+        with aws_errors("updating the model"):
+            self.client.put_item(TableName=self.table, Item=self._model_item(model))
+
+    def get_model(self, tenant: str, name: str) -> CatalogModel | None:
+        """One model of a tenant's namespace."""
+        with aws_errors("reading the model"):
+            answer = self.client.get_item(
+                TableName=self.table,
+                ConsistentRead=True,
+                Key={"pk": _pk(tenant, name), "sk": {"S": "META"}},
+            )
+        item = answer.get("Item")
+        return CatalogModel(**json.loads(item["doc"]["S"])) if item else None
+
+    def public_models(self) -> list[CatalogModel]:
+        """Every public model."""
+        return self._by_owner("PUBLIC")
+
+    def tenant_models(self, tenant: str) -> list[CatalogModel]:
+        """The tenant's private models (its public ones are in ``public_models``)."""
+        return self._by_owner(f"OWNER#{tenant}")
+
+    def _by_owner(self, owner: str) -> list[CatalogModel]:
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :o",
+            "ExpressionAttributeValues": {":o": {"S": owner}},
+        }
+        return [CatalogModel(**json.loads(i["doc"]["S"])) for i in self._query(params)]
+
+    def _query(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        while True:
+            with aws_errors("querying the catalog"):
+                page = self.client.query(**params)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return items
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def next_version(self, tenant: str, name: str) -> int:
+        """Atomic counter on the model item."""
+        with aws_errors("allocating a version"):
+            answer = self.client.update_item(
+                TableName=self.table,
+                Key={"pk": _pk(tenant, name), "sk": {"S": "META"}},
+                UpdateExpression="ADD next_version :one",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":one": {"N": "1"}},
+                ReturnValues="UPDATED_NEW",
+            )
+        return int(answer["Attributes"]["next_version"]["N"])
+
+    def put_version(self, version: ModelVersion) -> None:
+        """Store or overwrite a version."""
+        doc = asdict(version)
+        status, reason = doc.pop("status"), doc.pop("reason")
+        item = {
+            "pk": _pk(version.tenant, version.name),
+            "sk": {"S": f"V#{version.version:06d}"},
+            "status": {"S": status},
+            "reason": {"S": reason},
+            "doc": {"S": json.dumps(doc)},
+        }
+        with aws_errors("storing the version"):
+            self.client.put_item(TableName=self.table, Item=item)
+
+    def get_version(self, tenant: str, name: str, version: int) -> ModelVersion | None:
+        """One version."""
+        key = {"pk": _pk(tenant, name), "sk": {"S": f"V#{version:06d}"}}
+        with aws_errors("reading the version"):
+            item = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True).get(
+                "Item"
+            )
+        return _version(item) if item else None
+
+    def versions(self, tenant: str, name: str) -> list[ModelVersion]:
+        """All versions, oldest first."""
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "ConsistentRead": True,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :v)",
+            "ExpressionAttributeValues": {":pk": _pk(tenant, name), ":v": {"S": "V#"}},
+        }
+        return [_version(item) for item in self._query(params)]
+
+    def start_validation(self, tenant: str, name: str, version: int) -> bool:
+        """The idempotency gate of registration."""
+        try:
+            with aws_errors("starting validation", CONDITION_FAILED):
+                self.client.update_item(
+                    TableName=self.table,
+                    Key={"pk": _pk(tenant, name), "sk": {"S": f"V#{version:06d}"}},
+                    UpdateExpression="SET #s = :validating",
+                    ConditionExpression="#s = :pending",
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues={
+                        ":validating": {"S": "VALIDATING"},
+                        ":pending": {"S": "PENDING_UPLOAD"},
+                    },
+                )
+        except Exception as exc:
+            if error_code(exc) != CONDITION_FAILED:
+                raise
+            return False
+        return True
+
+
+def _version(item: dict[str, Any]) -> ModelVersion:
+    doc = json.loads(item["doc"]["S"])
+    return ModelVersion(**doc, status=item["status"]["S"], reason=item["reason"]["S"])

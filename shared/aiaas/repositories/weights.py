@@ -1,0 +1,52 @@
+"""Model weights in S3: presigned uploads, reads and encrypted writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiaas.repositories.dynamo import aws_errors
+
+SSE = {"x-amz-server-side-encryption": "AES256"}
+
+
+class S3Weights:
+    """One bucket of uploads and registered artifacts."""
+
+    def __init__(self, client: Any, bucket: str) -> None:
+        self.client = client
+        self.bucket = bucket
+
+    def presign(self, key: str, max_bytes: int, expires: int) -> dict[str, Any]:
+        """A presigned POST limited to ``max_bytes``, encrypted at rest (Lambda's 6 MB payload
+        limit rules out uploading weights through the API)."""
+        with aws_errors("signing the upload"):
+            post = self.client.generate_presigned_post(
+                Bucket=self.bucket,
+                Key=key,
+                Fields=dict(SSE),
+                Conditions=[["content-length-range", 1, max_bytes], dict(SSE)],
+                ExpiresIn=expires,
+            )
+        return {"url": post["url"], "fields": post["fields"]}
+
+    def read(self, key: str, max_bytes: int) -> bytes:
+        """An object's bytes (refusing to read more than ``max_bytes``)."""
+        with aws_errors("reading the upload"):
+            head = self.client.head_object(Bucket=self.bucket, Key=key)
+            if int(head["ContentLength"]) > max_bytes:
+                raise ValueError(f"object is {head['ContentLength']} bytes")
+            body: bytes = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        return body
+
+    def size(self, key: str) -> int:
+        """An object's size in bytes."""
+        with aws_errors("reading the upload"):
+            return int(self.client.head_object(Bucket=self.bucket, Key=key)["ContentLength"])
+
+    def write(self, key: str, data: bytes) -> str:
+        """Store an artifact with server-side encryption; return its ``s3://`` URI."""
+        with aws_errors("storing an artifact"):
+            self.client.put_object(
+                Bucket=self.bucket, Key=key, Body=data, ServerSideEncryption="AES256"
+            )
+        return f"s3://{self.bucket}/{key}"

@@ -1,0 +1,111 @@
+"""The catalog over real HTTP: a user registers a fresh model by presigned upload; the
+OpenAI client lists models and Triton's Open Inference Protocol client reads metadata."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+import tritonclient.http as triton
+from openai import OpenAI
+from skl2onnx import to_onnx
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from tests.e2e.accounts import new_account
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def client(local_stack: str) -> httpx.Client:
+    with httpx.Client(base_url=local_stack, timeout=30) as client:
+        yield client
+
+
+def breast_cancer_onnx() -> bytes:
+    """What a user would upload: a fresh scikit-learn pipeline, exported with skl2onnx."""
+    x, y = load_breast_cancer(return_X_y=True)
+    pipeline = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(x, y)
+    model = to_onnx(
+        pipeline,
+        x[:1].astype("float32"),
+        options={"zipmap": False},
+        target_opset={"": 17, "ai.onnx.ml": 3},
+    )
+    return model.SerializeToString()
+
+
+def wait_for_status(client: httpx.Client, headers: dict, name: str, version: int) -> dict:
+    """Poll the version until registration ends (the S3 event is asynchronous)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        body: dict[str, Any] = client.get(
+            f"/v1/models/{name}/versions/{version}", headers=headers
+        ).json()
+        if body["status"] in ("READY", "FAILED"):
+            return body
+        time.sleep(0.2)
+    raise AssertionError(f"{name} v{version} still {body['status']} after 60 s")
+
+
+def test_a_user_registers_a_fresh_model_and_only_their_tenant_sees_it(
+    client: httpx.Client,
+) -> None:
+    owner, other = new_account(client), new_account(client)
+    headers = {"x-api-key": owner["key"]}
+    created = client.post(
+        "/v1/models",
+        headers=headers,
+        json={
+            "name": "breast-cancer-lr",
+            "task": "tabular-classification",
+            "description": "logistic regression, 30 features",
+        },
+    )
+    assert created.status_code == 201, created.text
+    version = client.post("/v1/models/breast-cancer-lr/versions", headers=headers).json()
+    assert version["status"] == "PENDING_UPLOAD" and version["upload"]["max_bytes"] > 0
+    # plain HTTP to the presigned POST, no SDK
+    form = version["upload"]
+    uploaded = httpx.post(
+        form["url"], data=form["fields"], files={"file": ("model.onnx", breast_cancer_onnx())}
+    )
+    assert uploaded.status_code in (200, 204), uploaded.text
+    ready = wait_for_status(client, headers, "breast-cancer-lr", version["version"])
+    assert ready["status"] == "READY", ready
+    assert ready["inputs"] == [{"name": "X", "datatype": "FP32", "shape": [-1, 30]}]
+    assert ready["quality"]["int8"]["reason"] and ready["latency"]["p50_ms"]["1"] > 0
+    assert ready["latency"]["cost_per_million_usd"] > 0
+    listed = client.get("/v1/models", headers=headers).json()["data"]
+    assert "breast-cancer-lr" in {m["id"] for m in listed}
+    theirs = client.get("/v1/models", headers={"x-api-key": other["key"]}).json()["data"]
+    assert "breast-cancer-lr" not in {m["id"] for m in theirs}
+    hidden = client.get("/v1/models/breast-cancer-lr", headers={"x-api-key": other["key"]})
+    assert hidden.status_code == 404
+
+
+def test_openai_client_lists_the_models(client: httpx.Client, local_stack: str) -> None:
+    key = new_account(client)["key"]
+    openai = OpenAI(base_url=f"{local_stack}/v1", api_key=key, max_retries=0)
+    ids = {model.id for model in openai.models.list()}
+    assert {"all-minilm-l6-v2", "iris-rf", "digits-cnn"} <= ids
+
+
+def test_triton_client_reads_server_and_model_metadata_and_readiness(
+    client: httpx.Client, local_stack: str
+) -> None:
+    headers = {"x-api-key": new_account(client)["key"]}
+    triton_client = triton.InferenceServerClient(url=urlsplit(local_stack).netloc)
+    assert triton_client.is_server_live()
+    assert triton_client.is_server_ready()
+    assert triton_client.get_server_metadata(headers=headers)["name"] == "aiaas"
+    metadata = triton_client.get_model_metadata("iris-rf", headers=headers)
+    assert metadata["inputs"][0] == {"name": "float_input", "datatype": "FP32", "shape": [-1, 4]}
+    assert triton_client.is_model_ready("iris-rf", headers=headers)
+    assert not triton_client.is_model_ready("no-such-model", headers=headers)
