@@ -238,3 +238,36 @@ def test_open_inference_protocol_metadata_and_health(catalog: Handler) -> None:
     assert status == 200 and ready["ready"] is True
     status, error = call(catalog, "GET", "/v2/models/nope", "GET /v2/models/{name}", name="nope")
     assert status == 404 and isinstance(error["error"], str)
+
+
+def test_deleting_a_version_stops_serving_it_and_tags_its_weights_for_expiry(
+    catalog: Handler, register: Handler, aws: AwsResources
+) -> None:
+    create(catalog, "short-lived")
+    version = upload(catalog, register, aws, "short-lived", cm.to_bytes(cm.mlp()))
+    assert version["status"] == "READY"
+    status, _ = call(
+        catalog,
+        "DELETE",
+        "/v1/models/short-lived/versions/1",
+        "DELETE /v1/models/{name}/versions/{version}",
+        name="short-lived",
+        version="1",
+    )
+    assert status == 204
+    status, _ = call(
+        catalog,
+        "GET",
+        "/v1/models/short-lived/versions/1",
+        "GET /v1/models/{name}/versions/{version}",
+        name="short-lived",
+        version="1",
+    )
+    assert status == 404
+    model = call(
+        catalog, "GET", "/v1/models/short-lived", "GET /v1/models/{name}", name="short-lived"
+    )[1]
+    assert model["default_version"] is None and model["versions"] == []
+    key = f"{TENANT_A['tenant']}/short-lived/1/model.fp32.onnx"
+    tags = aws.client("s3").get_object_tagging(Bucket=aws.weights_bucket, Key=key)["TagSet"]
+    assert {"Key": "aiaas-deleted", "Value": "true"} in tags

@@ -24,11 +24,15 @@ NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}[a-z0-9]$")
 TASKS = ("embedding", "tabular-classification", "image-classification", "custom")
 
 
-class UploadSigner(Protocol):
-    """Makes a presigned POST for one object key (S3)."""
+class WeightStore(Protocol):
+    """Where weights are uploaded to and kept (S3)."""
 
     def presign(self, key: str, max_bytes: int, expires: int) -> dict[str, Any]:
         """``{"url", "fields"}`` a client POSTs the file to."""
+        ...
+
+    def mark_deleted(self, uri: str) -> None:
+        """Let the retention rule expire an artifact of a deleted model or version."""
         ...
 
 
@@ -56,7 +60,7 @@ class CatalogService:
     def __init__(
         self,
         store: CatalogStore,
-        signer: UploadSigner,
+        weights: WeightStore,
         *,
         admin_tenants: Iterable[str] = (),
         max_upload_bytes: int = 200 * 1024 * 1024,
@@ -64,7 +68,7 @@ class CatalogService:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
-        self.signer = signer
+        self.weights = weights
         self.admin_tenants = frozenset(admin_tenants)
         self.max_upload_bytes = max_upload_bytes
         self.upload_expires = upload_expires
@@ -155,7 +159,7 @@ class CatalogService:
         )
         self.store.put_version(version)
         self.store.save_model(model.with_changes(latest_version=number))
-        upload = self.signer.presign(key, self.max_upload_bytes, self.upload_expires)
+        upload = self.weights.presign(key, self.max_upload_bytes, self.upload_expires)
         return version, {
             **upload,
             "expires_in": self.upload_expires,
@@ -177,12 +181,15 @@ class CatalogService:
     def delete(self, caller: Principal, name: str, number: int | None = None) -> None:
         """Stop serving a model or one version (weights stay, under the bucket's lifecycle)."""
         model = self.owned(caller, name)
+        doomed = self.versions(model) if number is None else [self.version(model, number)]
+        for version in doomed:
+            for uri in version.artifacts.values():
+                self.weights.mark_deleted(uri)
+            if number is not None:
+                self.store.put_version(replace(version, deleted=True))
         if number is None:
             self.store.save_model(model.with_changes(deleted=True))
-            return
-        version = self.version(model, number)
-        self.store.put_version(replace(version, deleted=True))
-        if model.default_version == number:
+        elif model.default_version == number:
             self.store.save_model(model.with_changes(default_version=None))
 
     def seed_builtins(self, manifests: Iterable[ModelManifest]) -> list[str]:

@@ -7,6 +7,7 @@ from typing import Any
 from aiaas.repositories.dynamo import aws_errors
 
 SSE = {"x-amz-server-side-encryption": "AES256"}
+DELETED_TAG = "aiaas-deleted"  # template.yaml's lifecycle rule expires tagged objects
 
 
 class S3Weights:
@@ -50,3 +51,15 @@ class S3Weights:
                 Bucket=self.bucket, Key=key, Body=data, ServerSideEncryption="AES256"
             )
         return f"s3://{self.bucket}/{key}"
+
+    def mark_deleted(self, uri: str) -> None:
+        """Tag an artifact so the bucket's lifecycle rule expires it after the retention period."""
+        prefix = f"s3://{self.bucket}/"
+        if not uri.startswith(prefix):
+            return  # built-in models live in the layer
+        with aws_errors("tagging a deleted artifact"):
+            self.client.put_object_tagging(
+                Bucket=self.bucket,
+                Key=uri.removeprefix(prefix),
+                Tagging={"TagSet": [{"Key": DELETED_TAG, "Value": "true"}]},
+            )
