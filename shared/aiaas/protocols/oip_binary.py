@@ -1,0 +1,254 @@
+"""Open Inference Protocol tensor data: datatypes, JSON ``data`` and binary tensor data.
+
+JSON ``data`` is row-major, flat or nested to the tensor's shape; BYTES elements are strings.
+Binary tensor data (Triton's extension) is little-endian and row-major, without padding; a
+BOOL element is one byte (0 or 1); a BYTES element is a 4-byte little-endian unsigned length
+followed by that many bytes. Spec: triton-inference-server/server
+``docs/protocol/extension_binary_data.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from aiaas.errors import InvalidInput
+
+Array = npt.NDArray[Any]
+
+_NUMPY: dict[str, np.dtype[Any]] = {
+    "BOOL": np.dtype(np.bool_),
+    "UINT8": np.dtype("<u1"),
+    "UINT16": np.dtype("<u2"),
+    "UINT32": np.dtype("<u4"),
+    "UINT64": np.dtype("<u8"),
+    "INT8": np.dtype("<i1"),
+    "INT16": np.dtype("<i2"),
+    "INT32": np.dtype("<i4"),
+    "INT64": np.dtype("<i8"),
+    "FP16": np.dtype("<f2"),
+    "FP32": np.dtype("<f4"),
+    "FP64": np.dtype("<f8"),
+    "BYTES": np.dtype(np.object_),
+}
+DATATYPES: tuple[str, ...] = tuple(_NUMPY)
+"""Every datatype of the Open Inference Protocol's table, in its order."""
+
+_LENGTH = struct.Struct("<I")
+_KINDS: dict[str, tuple[tuple[type, ...], str]] = {
+    "BOOL": ((bool,), "a boolean"),
+    "BYTES": ((str,), "a string"),
+    "FP": ((int, float), "a number"),
+    "INT": ((int, float), "an integer"),
+}
+
+
+def numpy_dtype(datatype: str) -> np.dtype[Any]:
+    """Return the numpy dtype that holds an Open Inference Protocol datatype.
+
+    BYTES maps to ``object`` (arrays of ``bytes``); the others to little-endian fixed sizes.
+
+    Raises:
+        ValueError: ``datatype`` is not in the protocol's table.
+    """
+    try:
+        return _NUMPY[datatype]
+    except KeyError:
+        raise ValueError(f"unknown datatype {datatype!r}") from None
+
+
+def oip_datatype(dtype: npt.DTypeLike) -> str:
+    """Return the Open Inference Protocol datatype for a numpy dtype.
+
+    Object, ``bytes_`` and ``str_`` arrays are BYTES; byte order does not matter.
+
+    Raises:
+        ValueError: No datatype fits (complex numbers, datetimes, structured dtypes).
+    """
+    dt = np.dtype(dtype)
+    if dt.kind in "OSU":
+        return "BYTES"
+    little = dt.newbyteorder("<")
+    for name, candidate in _NUMPY.items():
+        if name != "BYTES" and candidate == little:
+            return name
+    raise ValueError(f"no Open Inference Protocol datatype for numpy dtype {dt}")
+
+
+def tensor_to_binary(array: Array, datatype: str) -> bytes:
+    """Serialize an array in the extension's layout (row-major, little-endian).
+
+    Raises:
+        TypeError: A BYTES element is neither ``bytes`` nor ``str``.
+    """
+    if datatype == "BYTES":
+        return _serialize_bytes(array)
+    return np.ascontiguousarray(array, dtype=numpy_dtype(datatype)).tobytes()
+
+
+def tensor_from_binary(
+    raw: memoryview, datatype: str, shape: Sequence[int], *, name: str, param: str
+) -> Array:
+    """Read one input tensor from its slice of the binary section.
+
+    Args:
+        raw: Exactly the input's ``binary_data_size`` bytes.
+        datatype: Its Open Inference Protocol datatype.
+        shape: Its shape (non-negative dimensions).
+        name: Input name, for messages.
+        param: Request field at fault, for messages (``inputs[0]``).
+
+    Raises:
+        InvalidInput: The size disagrees with shape and datatype, a BOOL byte is not 0 or 1,
+            or a BYTES element runs past the slice.
+    """
+    count = math.prod(shape)
+    if datatype == "BYTES":
+        return _deserialize_bytes(raw, count, name=name, param=param).reshape(shape)
+    dtype = numpy_dtype(datatype)
+    if len(raw) != count * dtype.itemsize:
+        raise InvalidInput(
+            f"input {name!r}: binary_data_size {len(raw)} does not match shape {list(shape)} "
+            f"of {datatype} ({count * dtype.itemsize} bytes)",
+            param=param,
+        )
+    if datatype == "BOOL":
+        octets = np.frombuffer(raw, dtype=np.uint8)
+        if octets.size and int(octets.max()) > 1:
+            raise InvalidInput(f"input {name!r}: BOOL bytes must be 0 or 1", param=param)
+        return octets.astype(np.bool_).reshape(shape)
+    return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+
+
+def tensor_to_json(array: Array, datatype: str, *, name: str) -> list[Any]:
+    """Return an output's JSON ``data``: flat, row-major; BYTES elements as text.
+
+    Raises:
+        InvalidInput: A BYTES element is not UTF-8 (the caller should ask for binary data).
+    """
+    flat: list[Any] = array.ravel(order="C").tolist()
+    if datatype != "BYTES":
+        return flat
+    try:
+        return [item.decode("utf-8") if isinstance(item, bytes) else str(item) for item in flat]
+    except UnicodeDecodeError:
+        raise InvalidInput(
+            f"output {name!r} is not UTF-8 text; ask for it with binary_data: true",
+            param="outputs",
+        ) from None
+
+
+def tensor_from_json(
+    data: object, datatype: str, shape: Sequence[int], *, name: str, param: str
+) -> Array:
+    """Read one input tensor from its JSON ``data``, flat or nested to its shape.
+
+    Integers may be written as integral floats (``3.0``); BOOL takes only true/false.
+
+    Raises:
+        InvalidInput: ``data`` is not an array, disagrees with the shape, or holds a value of
+            the wrong type or out of the datatype's range.
+    """
+    if data is None:
+        raise InvalidInput(f"input {name!r} has no 'data' and no binary_data_size", param=param)
+    if not isinstance(data, list):
+        raise InvalidInput(f"input {name!r}: 'data' must be an array", param=param)
+    flat = _flatten(data, shape, name=name, param=param)
+    values = _typed(flat, datatype, name=name, param=param)
+    return np.array(values, dtype=numpy_dtype(datatype)).reshape(shape)
+
+
+def _flatten(data: list[Any], shape: Sequence[int], *, name: str, param: str) -> list[Any]:
+    count = math.prod(shape)
+    if not any(isinstance(item, list) for item in data):
+        if len(data) != count:
+            raise InvalidInput(
+                f"input {name!r}: 'data' has {len(data)} values; shape {list(shape)} needs {count}",
+                param=param,
+            )
+        return data
+    level: list[Any] = [data]
+    for depth, dim in enumerate([*shape, None]):
+        if dim is None and not any(isinstance(item, list) for item in level):
+            break
+        if dim is None or any(not isinstance(n, list) or len(n) != dim for n in level):
+            raise InvalidInput(
+                f"input {name!r}: nested 'data' does not match shape {list(shape)} "
+                f"at depth {depth}",
+                param=param,
+            )
+        level = [item for node in level for item in node]
+    return level
+
+
+def _typed(flat: list[Any], datatype: str, *, name: str, param: str) -> list[Any]:
+    kind = "INT" if "INT" in datatype else "FP" if datatype.startswith("FP") else datatype
+    allowed, wanted = _KINDS[kind]
+    for index, value in enumerate(flat):
+        integral = kind != "INT" or type(value) is not float or value.is_integer()
+        if type(value) not in allowed or not integral:
+            raise InvalidInput(
+                f"input {name!r}: data[{index}] is {json.dumps(value)[:40]}, not {wanted}",
+                param=param,
+            )
+    if kind == "BYTES":
+        return [value.encode("utf-8") for value in flat]
+    if kind != "INT":
+        return flat
+    info = np.iinfo(numpy_dtype(datatype))
+    values = [int(value) for value in flat]
+    for index, value in enumerate(values):
+        if not info.min <= value <= info.max:
+            raise InvalidInput(
+                f"input {name!r}: data[{index}] = {value} is out of range for {datatype}",
+                param=param,
+            )
+    return values
+
+
+def _serialize_bytes(array: Array) -> bytes:
+    parts: list[bytes] = []
+    for item in array.ravel(order="C"):
+        raw = item.encode("utf-8") if isinstance(item, str) else item
+        if not isinstance(raw, bytes):
+            raise TypeError(f"BYTES element of type {type(item).__name__}")
+        parts += (_LENGTH.pack(len(raw)), raw)
+    return b"".join(parts)
+
+
+def _deserialize_bytes(raw: memoryview, count: int, *, name: str, param: str) -> Array:
+    if count * _LENGTH.size > len(raw):
+        raise InvalidInput(
+            f"input {name!r}: {len(raw)} bytes of binary data cannot hold {count} BYTES elements",
+            param=param,
+        )
+    out = np.empty(count, dtype=np.object_)
+    offset = 0
+    for index in range(count):
+        if offset + _LENGTH.size > len(raw):
+            raise InvalidInput(
+                f"input {name!r}: binary data ends after {index} of {count} BYTES elements",
+                param=param,
+            )
+        (length,) = _LENGTH.unpack_from(raw, offset)
+        offset += _LENGTH.size
+        if offset + length > len(raw):
+            raise InvalidInput(
+                f"input {name!r}: BYTES element {index} (length {length}) runs past its "
+                "binary data",
+                param=param,
+            )
+        out[index] = bytes(raw[offset : offset + length])
+        offset += length
+    if offset != len(raw):
+        raise InvalidInput(
+            f"input {name!r}: {len(raw) - offset} bytes left after {count} BYTES elements",
+            param=param,
+        )
+    return out
