@@ -8,6 +8,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import numpy as np
+import openai as openai_errors
 import pytest
 import tritonclient.http as triton
 from openai import OpenAI
@@ -109,3 +111,21 @@ def test_triton_client_reads_server_and_model_metadata_and_readiness(
     assert metadata["inputs"][0] == {"name": "float_input", "datatype": "FP32", "shape": [-1, 4]}
     assert triton_client.is_model_ready("iris-rf", headers=headers)
     assert not triton_client.is_model_ready("no-such-model", headers=headers)
+
+
+def test_openai_client_embeds_with_base64_and_float(client: httpx.Client, local_stack: str) -> None:
+    openai = OpenAI(base_url=f"{local_stack}/v1", api_key=new_account(client)["key"], max_retries=0)
+    default = openai.embeddings.create(model="all-minilm-l6-v2", input=["hello world", "hi"])
+    floats = openai.embeddings.create(
+        model="all-minilm-l6-v2", input="hello world", encoding_format="float"
+    )
+    assert len(default.data) == 2 and len(default.data[0].embedding) == 384
+    single = openai.embeddings.create(model="all-minilm-l6-v2", input="hello world")  # base64
+    np.testing.assert_allclose(single.data[0].embedding, floats.data[0].embedding, atol=1e-6)
+    assert default.usage.prompt_tokens > 0
+    short = openai.embeddings.create(model="all-minilm-l6-v2", input="hi", dimensions=32)
+    assert len(short.data[0].embedding) == 32
+    with pytest.raises(openai_errors.NotFoundError):
+        openai.embeddings.create(model="no-such-model", input="hi")
+    with pytest.raises(openai_errors.BadRequestError):
+        openai.embeddings.create(model="iris-rf", input="hi")

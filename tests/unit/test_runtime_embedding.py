@@ -84,6 +84,7 @@ def test_dimensions_truncates_and_renormalizes(model: Model) -> None:
         (["ok", 3], InvalidInputError, "inputs[1]"),
         ([None], InvalidInputError, "inputs[0]"),
         ([["nested"]], InvalidInputError, "inputs[0]"),
+        ([[101, 10**9]], InvalidInputError, "inputs[0]"),
         (["x" * 100_000], TextTooLongError, "inputs[0]"),
         (["hi"] * 10_000, TooManyInputsError, "inputs"),
     ],
@@ -99,3 +100,10 @@ def test_bad_inputs_raise_typed_errors_naming_the_item(
 def test_dimensions_out_of_range_is_rejected(model: Model) -> None:
     with pytest.raises(InvalidInputError, match="dimensions"):
         model.predict(["hi"], PredictParams(dimensions=385))
+
+
+def test_token_ids_embed_like_the_text_they_encode(model: Model) -> None:
+    ids = model.processor.tokenizer.encode("hello world").ids
+    from_text, from_ids = embed(model, ["hello world"]), embed(model, [ids])
+    np.testing.assert_allclose(from_text, from_ids, atol=1e-6)
+    assert model.predict([ids, "hello world"]).tokens == 2 * len(ids)

@@ -19,6 +19,7 @@ class Prediction:
 
     results: list[dict[str, Any]]
     variant: str
+    tokens: int = 0  # tokens read (text models; one per item otherwise)
 
 
 class Model:
@@ -43,7 +44,11 @@ class Model:
         self.check_count(len(items))
         self.processor.check_params(params)
         prepared = [self.processor.prepare(item, i) for i, item in enumerate(items)]
-        return Prediction(results=self.predict_prepared(prepared, params), variant=self.variant)
+        return Prediction(
+            results=self.predict_prepared(prepared, params),
+            variant=self.variant,
+            tokens=sum(self.processor.length(p) for p in prepared),
+        )
 
     def check_count(self, count: int) -> None:
         """Reject empty requests and requests over the model's ``max_items``."""

@@ -27,6 +27,7 @@ class PredictionResult:
     variant: str
     outputs: list[dict[str, Any]]
     inference_ms: float
+    tokens: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The response body of the native predict route."""
@@ -80,4 +81,13 @@ class PredictionService:
             variant=prediction.variant,
             outputs=prediction.results,
             inference_ms=(time.perf_counter() - started) * 1e3,
+            tokens=prediction.tokens,
         )
+
+    def embed(
+        self, name: str, inputs: Sequence[str | list[int]], dimensions: int | None = None
+    ) -> PredictionResult:
+        """Embeddings from an embedding model; InvalidInput for any other task."""
+        if self.describe(name).task != "embedding":
+            raise InvalidInput(f"model {name!r} is not an embedding model", param="model")
+        return self.predict(name, inputs, PredictParams(dimensions=dimensions))

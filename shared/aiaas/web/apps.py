@@ -10,7 +10,7 @@ from aiaas.settings import get_settings
 from aiaas.web.deps import catalog_service, get_registry
 from aiaas.web.errors import install_error_handlers
 from aiaas.web.responses import FastJSONResponse
-from aiaas.web.routes import auth, catalog, health, keys, oip, predict, usage
+from aiaas.web.routes import auth, catalog, health, keys, oip, openai, predict, usage
 
 
 def configure_logging(level: str) -> None:
@@ -31,7 +31,7 @@ def create_predict_app() -> FastAPI:
         raise RuntimeError(f"AIAAS_MODELS_DIR {settings.models_dir} is not a directory")
     configure_logging(settings.log_level)
     get_registry().preload(settings.preload)
-    return _app("aiaas predictions", predict.router)
+    return _app("aiaas predictions", predict.router, openai.router)
 
 
 def create_auth_app() -> FastAPI:

@@ -35,6 +35,16 @@ STATUS: dict[type[DomainError], int] = {
     QuotaExceeded: 429,
     Unavailable: 503,
 }
+# OpenAI's error ``type`` by status: its client maps statuses to exception classes itself.
+OPENAI_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "invalid_request_error",
+    409: "invalid_request_error",
+    413: "invalid_request_error",
+    429: "rate_limit_error",
+}
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
 
@@ -47,17 +57,22 @@ def error_response(
     *,
     protocol: str = "native",
 ) -> JSONResponse:
-    """A JSON error body: ``{"error": {code, message, param}}`` (native and OpenAI-style
-    routes) or ``{"error": "<message>"}`` (Open Inference Protocol routes)."""
+    """A JSON error body: ``{"error": {code, message, param}}`` (native routes; OpenAI's
+    routes add ``type``) or ``{"error": "<message>"}`` (Open Inference Protocol routes)."""
     body: dict[str, Any] = {"error": {"code": code, "message": message, "param": param}}
     if protocol == "oip":
         body = {"error": message}
+    elif protocol == "openai":
+        body["error"]["type"] = OPENAI_TYPES.get(status, "api_error")
     return JSONResponse(body, status_code=status, headers=headers)
 
 
 def protocol_of(request: Request) -> str:
     """Which error shape the route speaks."""
-    return "oip" if str(request.scope.get("path", "")).startswith("/v2") else "native"
+    path = str(request.scope.get("path", ""))
+    if path.startswith("/v2"):
+        return "oip"
+    return "openai" if path == "/v1/embeddings" else "native"
 
 
 def status_of(exc: DomainError) -> int:

@@ -41,10 +41,13 @@ class EmbeddingProcessor:
         self.tokenizer = _load_tokenizer(manifest, self.max_length)
 
     def prepare(self, item: Any, index: int) -> Encoded:
-        """Check one text and tokenize it (truncated at the model's max length)."""
+        """Tokenize one text (truncated at the model's max length), or take token ids as given."""
+        if isinstance(item, list) and item and all(type(t) is int for t in item):
+            return self._token_ids(item, index)
         if not isinstance(item, str):
             raise InvalidInputError(
-                f"{item_param(index)} must be a string, got {type(item).__name__}",
+                f"{item_param(index)} must be a string or a list of token ids, "
+                f"got {type(item).__name__}",
                 param=item_param(index),
             )
         if len(item) > self.max_chars:
@@ -54,6 +57,17 @@ class EmbeddingProcessor:
             )
         encoding = self.tokenizer.encode(item)
         return Encoded(ids=encoding.ids, type_ids=encoding.type_ids)
+
+    def _token_ids(self, ids: list[int], index: int) -> Encoded:
+        """Pre-tokenized input (OpenAI's token arrays): ids of this model's vocabulary."""
+        vocabulary = self.tokenizer.get_vocab_size()
+        if any(not 0 <= t < vocabulary for t in ids):
+            raise InvalidInputError(
+                f"{item_param(index)}: token ids must be between 0 and {vocabulary - 1}",
+                param=item_param(index),
+            )
+        ids = ids[: self.max_length]
+        return Encoded(ids=ids, type_ids=[0] * len(ids))
 
     def length(self, prepared: Encoded) -> int:
         """Token count: batches group texts of similar length to pad less."""
