@@ -7,7 +7,6 @@ moto (``/moto-api/reset``) with the resources created from ``template.yaml``'s d
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,11 +21,10 @@ from aiaas.auth import gateway
 from aiaas.catalog import handler
 from aiaas.settings import get_settings
 from aiaas.web import deps
-from aiaas_dev.cfn import load_yaml
+from aiaas_dev.aws import provision_resources
+from aiaas_dev.template import load_template
 
 ROOT = Path(__file__).resolve().parents[1]
-
-LOCAL_ONLY = {"PointInTimeRecoverySpecification", "SSESpecification", "TimeToLiveSpecification"}
 
 
 @dataclass(frozen=True)
@@ -37,8 +35,8 @@ class AwsResources:
     accounts_table: str
     usage_table: str
     jwt_secret_arn: str
-    models_table: str = "ModelsTable"
-    weights_bucket: str = "aiaas-local-weightsbucket"
+    models_table: str
+    weights_bucket: str
 
     def client(self, service: str) -> Any:
         return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1")
@@ -54,16 +52,18 @@ def moto_endpoint() -> Iterator[str]:
 
 
 def create_resources(endpoint: str) -> AwsResources:
-    resources = load_yaml(ROOT / "template.yaml")["Resources"]
-    dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
-    for name in ("AccountsTable", "UsageTable", "ModelsTable"):
-        props = {k: v for k, v in resources[name]["Properties"].items() if k not in LOCAL_ONLY}
-        dynamodb.create_table(TableName=name, **props)
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-    s3.create_bucket(Bucket="aiaas-local-weightsbucket")
-    secrets = boto3.client("secretsmanager", endpoint_url=endpoint, region_name="us-east-1")
-    arn = secrets.create_secret(Name="JwtSecret", SecretString=os.urandom(32).hex())["ARN"]
-    return AwsResources(endpoint, "AccountsTable", "UsageTable", arn)
+    """The template's tables, bucket and secret, made by the local stack's own provisioners."""
+    session = boto3.Session(region_name="us-east-1")
+    created = provision_resources(load_template(ROOT / "template.yaml"), session)
+    names = {done.logical_id: done.name for done in created}
+    return AwsResources(
+        endpoint,
+        accounts_table=names["AccountsTable"],
+        usage_table=names["UsageTable"],
+        jwt_secret_arn=names["JwtSecret"],
+        models_table=names["ModelsTable"],
+        weights_bucket=names["WeightsBucket"],
+    )
 
 
 @pytest.fixture
