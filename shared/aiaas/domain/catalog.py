@@ -6,7 +6,7 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiaas.auth.principal import Principal
 from aiaas.domain.catalog_records import (
@@ -18,7 +18,9 @@ from aiaas.domain.catalog_records import (
     Visibility,
 )
 from aiaas.errors import Conflict, Forbidden, InvalidInput, NotFound
-from aiaas_runtime import ModelManifest
+
+if TYPE_CHECKING:  # CatalogFunction has the runtime; AuthFunction imports this module without
+    from aiaas_runtime import ModelManifest
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}[a-z0-9]$")
 TASKS = ("embedding", "tabular-classification", "image-classification", "custom")

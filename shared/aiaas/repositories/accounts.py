@@ -19,7 +19,14 @@ from aiaas.auth.scopes import parse_scopes
 from aiaas.aws.lite import error_code
 from aiaas.domain.records import ApiKey, User
 from aiaas.errors import Conflict
-from aiaas.repositories.dynamo import CONDITION_FAILED, aws_errors, from_item, to_item
+from aiaas.repositories.dynamo import (
+    CONDITION_FAILED,
+    aws_errors,
+    conditional,
+    from_item,
+    query_all,
+    to_item,
+)
 
 
 def _user_pk(email: str) -> dict[str, Any]:
@@ -161,7 +168,6 @@ class DynamoKeys:
 
     def list_for_tenant(self, tenant: str) -> list[ApiKey]:
         """Query gsi1 for the tenant, newest first."""
-        keys: list[ApiKey] = []
         params: dict[str, Any] = {
             "TableName": self.table,
             "IndexName": "gsi1",
@@ -169,30 +175,20 @@ class DynamoKeys:
             "KeyConditionExpression": "gsi1pk = :t",
             "ExpressionAttributeValues": {":t": {"S": f"TENANT#{tenant}"}},
         }
-        while True:
-            with aws_errors("listing keys"):
-                page = self.client.query(**params)
-            keys.extend(_key(from_item(item)) for item in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return keys
-            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return [_key(from_item(item)) for item in query_all(self.client, "listing keys", params)]
 
     def revoke(self, tenant: str, key_id: str, now: int) -> bool:
         """Conditional on the tenant: another tenant's key id behaves as unknown."""
-        try:
-            with aws_errors("revoking the key", CONDITION_FAILED):
-                self.client.update_item(
-                    TableName=self.table,
-                    Key=_key_pk(key_id),
-                    UpdateExpression="SET revoked_at = if_not_exists(revoked_at, :now)",
-                    ConditionExpression="attribute_exists(pk) AND tenant = :t",
-                    ExpressionAttributeValues={":now": {"N": str(now)}, ":t": {"S": tenant}},
-                )
-        except Exception as exc:
-            if error_code(exc) != CONDITION_FAILED:
-                raise
-            return False
-        return True
+        return conditional(
+            "revoking the key",
+            lambda: self.client.update_item(
+                TableName=self.table,
+                Key=_key_pk(key_id),
+                UpdateExpression="SET revoked_at = if_not_exists(revoked_at, :now)",
+                ConditionExpression="attribute_exists(pk) AND tenant = :t",
+                ExpressionAttributeValues={":now": {"N": str(now)}, ":t": {"S": tenant}},
+            ),
+        )
 
 
 def _key(v: dict[str, Any]) -> ApiKey:

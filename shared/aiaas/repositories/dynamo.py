@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -58,3 +58,28 @@ def aws_errors(what: str, *passthrough: str) -> Iterator[None]:
         if code is None or code in passthrough:
             raise
         raise Unavailable(f"{what} failed ({code})") from exc
+
+
+def conditional(what: str, write: Callable[[], Any]) -> bool:
+    """Run a conditional write; False (not an error) when its condition does not hold."""
+    try:
+        with aws_errors(what, CONDITION_FAILED):
+            write()
+    except Exception as exc:
+        if error_code(exc) != CONDITION_FAILED:
+            raise
+        return False
+    return True
+
+
+def query_all(client: Any, what: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every item of a Query, following ``LastEvaluatedKey`` pages."""
+    items: list[dict[str, Any]] = []
+    params = dict(params)
+    while True:
+        with aws_errors(what):
+            page = client.query(**params)
+        items.extend(page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return items
+        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -22,7 +22,7 @@ from typing import Any
 from aiaas.aws.lite import error_code
 from aiaas.domain.catalog_records import CatalogModel, ModelVersion
 from aiaas.errors import Conflict
-from aiaas.repositories.dynamo import CONDITION_FAILED, aws_errors
+from aiaas.repositories.dynamo import CONDITION_FAILED, aws_errors, conditional, query_all
 
 
 def _pk(tenant: str, name: str) -> dict[str, Any]:
@@ -94,14 +94,7 @@ class DynamoCatalog:
         return [CatalogModel(**json.loads(i["doc"]["S"])) for i in self._query(params)]
 
     def _query(self, params: dict[str, Any]) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        while True:
-            with aws_errors("querying the catalog"):
-                page = self.client.query(**params)
-            items.extend(page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return items
-            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return query_all(self.client, "querying the catalog", params)
 
     def next_version(self, tenant: str, name: str) -> int:
         """Atomic counter on the model item."""
@@ -151,24 +144,20 @@ class DynamoCatalog:
 
     def start_validation(self, tenant: str, name: str, version: int) -> bool:
         """The idempotency gate of registration."""
-        try:
-            with aws_errors("starting validation", CONDITION_FAILED):
-                self.client.update_item(
-                    TableName=self.table,
-                    Key={"pk": _pk(tenant, name), "sk": {"S": f"V#{version:06d}"}},
-                    UpdateExpression="SET #s = :validating",
-                    ConditionExpression="#s = :pending",
-                    ExpressionAttributeNames={"#s": "status"},
-                    ExpressionAttributeValues={
-                        ":validating": {"S": "VALIDATING"},
-                        ":pending": {"S": "PENDING_UPLOAD"},
-                    },
-                )
-        except Exception as exc:
-            if error_code(exc) != CONDITION_FAILED:
-                raise
-            return False
-        return True
+        return conditional(
+            "starting validation",
+            lambda: self.client.update_item(
+                TableName=self.table,
+                Key={"pk": _pk(tenant, name), "sk": {"S": f"V#{version:06d}"}},
+                UpdateExpression="SET #s = :validating",
+                ConditionExpression="#s = :pending",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":validating": {"S": "VALIDATING"},
+                    ":pending": {"S": "PENDING_UPLOAD"},
+                },
+            ),
+        )
 
 
 def _version(item: dict[str, Any]) -> ModelVersion:

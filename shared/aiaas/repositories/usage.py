@@ -21,7 +21,7 @@ from typing import Any
 from aiaas.aws.lite import error_code
 from aiaas.domain.records import UsageRow
 from aiaas.errors import QuotaExceeded
-from aiaas.repositories.dynamo import aws_errors, from_item
+from aiaas.repositories.dynamo import aws_errors, from_item, query_all
 
 DAY = 86_400
 COUNTER_TTL = 2 * DAY
@@ -97,16 +97,8 @@ class DynamoUsage:
                 ":hi": {"S": f"DAY#{end}#~"},
             },
         }
-        rows: list[UsageRow] = []
-        while True:
-            with aws_errors("reading usage"):
-                page = self.client.query(**params)
-            for item in page.get("Items", []):
-                v = from_item(item)
-                rows.append(UsageRow(v["day"], v["key_id"], v["model"], v["requests"]))
-            if "LastEvaluatedKey" not in page:
-                return rows
-            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        rows = [from_item(item) for item in query_all(self.client, "reading usage", params)]
+        return [UsageRow(v["day"], v["key_id"], v["model"], v["requests"]) for v in rows]
 
 
 def _last_used(table: str, key_id: str, now: int) -> dict[str, Any]:

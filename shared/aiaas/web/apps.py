@@ -1,4 +1,8 @@
-"""Each function's FastAPI app, built from the routers it serves."""
+"""Each function's FastAPI app, built from the routers it serves.
+
+Routers are imported inside each factory: a function imports only what its layers ship
+(AuthFunction has no inference runtime; ``tests/integration/test_function_imports.py`` checks).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,9 @@ import logging
 from fastapi import APIRouter, FastAPI
 
 from aiaas.settings import get_settings
-from aiaas.web.deps import catalog_service, get_registry
+from aiaas.web.deps import catalog_service
 from aiaas.web.errors import install_error_handlers
 from aiaas.web.responses import FastJSONResponse
-from aiaas.web.routes import auth, catalog, health, keys, oip, openai, predict, usage
 
 
 def configure_logging(level: str) -> None:
@@ -25,6 +28,9 @@ def create_predict_app() -> FastAPI:
     Models named in ``AIAAS_PRELOAD_MODELS`` are opened here, during Lambda's init phase,
     never in a lifespan handler (Mangum would run it on every invocation).
     """
+    from aiaas.web.routes import openai, predict  # noqa: PLC0415
+    from aiaas.web.serving import get_registry  # noqa: PLC0415
+
     settings = get_settings()
     settings.require("usage_table")
     if not settings.models_dir.is_dir():
@@ -36,6 +42,8 @@ def create_predict_app() -> FastAPI:
 
 def create_auth_app() -> FastAPI:
     """The AuthFunction app: signup, login, keys, usage, health."""
+    from aiaas.web.routes import auth, health, keys, usage  # noqa: PLC0415
+
     settings = get_settings()
     settings.require("accounts_table", "usage_table", "jwt_secret_arn")
     configure_logging(settings.log_level)
@@ -49,6 +57,9 @@ def create_catalog_app() -> FastAPI:
     conditional writes, no-ops once done): no custom resource to deploy, and the local stack
     gets them the same way.
     """
+    from aiaas.web.routes import catalog, oip  # noqa: PLC0415
+    from aiaas.web.serving import get_registry  # noqa: PLC0415
+
     settings = get_settings()
     settings.require("models_table", "weights_bucket")
     configure_logging(settings.log_level)

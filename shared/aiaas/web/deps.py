@@ -1,5 +1,8 @@
 """Named dependencies (``Annotated[..., Depends()]``); tests swap them with overrides.
 
+Nothing here imports the inference runtime: AuthFunction ships without it (AppLayer only).
+The predict-side dependencies live in ``aiaas.web.serving``.
+
 Dependencies are ``async def``: FastAPI runs plain ``def`` ones in a thread pool, and each
 hop there cost ~0.2 ms and stole a core from onnxruntime (measured in bench/).
 """
@@ -18,7 +21,6 @@ from aiaas.aws.lite import LiteClient
 from aiaas.domain.accounts import AccountService
 from aiaas.domain.catalog import CatalogService
 from aiaas.domain.keys import KeyService
-from aiaas.domain.predictions import PredictionService
 from aiaas.domain.usage import UsageService
 from aiaas.repositories.accounts import DynamoKeys, DynamoUsers
 from aiaas.repositories.models import DynamoCatalog
@@ -26,14 +28,6 @@ from aiaas.repositories.secrets import SecretReader
 from aiaas.repositories.usage import DynamoUsage
 from aiaas.repositories.weights import S3Weights
 from aiaas.settings import Settings, get_settings
-from aiaas_runtime import ModelRegistry
-
-
-@lru_cache(maxsize=1)
-def get_registry() -> ModelRegistry:
-    """The process-wide model registry: sessions survive warm invocations."""
-    settings = get_settings()
-    return ModelRegistry(settings.models_dir, threads=settings.inference_threads)
 
 
 @lru_cache(maxsize=4)
@@ -55,11 +49,6 @@ def get_signing_key() -> SecretReader:
 async def settings_dependency() -> Settings:
     """The process-wide settings."""
     return get_settings()
-
-
-async def get_prediction_service() -> PredictionService:
-    """Predictions over the process-wide registry."""
-    return PredictionService(get_registry())
 
 
 async def get_account_service() -> AccountService:
@@ -135,7 +124,6 @@ SettingsDep = Annotated[Settings, Depends(settings_dependency)]
 CatalogDep = Annotated[CatalogService, Depends(get_catalog_service)]
 ModelReader = Annotated[Principal, Depends(require(Scope.MODELS_READ))]
 ModelWriter = Annotated[Principal, Depends(require(Scope.MODELS_WRITE))]
-PredictionServiceDep = Annotated[PredictionService, Depends(get_prediction_service)]
 AccountServiceDep = Annotated[AccountService, Depends(get_account_service)]
 KeyServiceDep = Annotated[KeyService, Depends(get_key_service)]
 UsageServiceDep = Annotated[UsageService, Depends(get_usage_service)]

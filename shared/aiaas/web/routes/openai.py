@@ -10,8 +10,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiaas.web.body import openapi_body, parse_as, read_json
-from aiaas.web.deps import PredictionServiceDep, Predictor, SettingsDep, UsageServiceDep
+from aiaas.web.deps import Predictor, SettingsDep, UsageServiceDep
 from aiaas.web.responses import FastJSONResponse
+from aiaas.web.serving import PredictionServiceDep, inference_headers
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -65,9 +66,5 @@ async def embeddings(
     tokens = {"prompt_tokens": result.tokens, "total_tokens": result.tokens}
     return FastJSONResponse(
         {"object": "list", "data": data, "model": body.model, "usage": tokens},
-        headers={
-            "x-model-version": result.manifest.version,
-            "x-model-variant": result.variant,
-            "x-inference-ms": f"{result.inference_ms:.2f}",
-        },
+        headers=inference_headers(result),
     )

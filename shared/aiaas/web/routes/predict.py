@@ -8,8 +8,9 @@ from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiaas.web.body import openapi_body, parse_as, read_json
-from aiaas.web.deps import PredictionServiceDep, Predictor, SettingsDep, UsageServiceDep
+from aiaas.web.deps import Predictor, SettingsDep, UsageServiceDep
 from aiaas.web.responses import FastJSONResponse
+from aiaas.web.serving import PredictionServiceDep, inference_headers
 from aiaas_runtime import PredictParams
 
 router = APIRouter(prefix="/v1/models", tags=["predict"])
@@ -57,9 +58,5 @@ async def predict(
     result = service.predict(name, body.inputs, params)
     return FastJSONResponse(
         result.to_dict(),
-        headers={
-            "x-model-version": result.manifest.version,
-            "x-model-variant": result.variant,
-            "x-inference-ms": f"{result.inference_ms:.2f}",
-        },
+        headers=inference_headers(result),
     )
