@@ -100,6 +100,13 @@ class ModelManifest:
         """Most inputs one request may carry."""
         return int(self.limits.get("max_items", 256))
 
+    @property
+    def serving_inputs(self) -> tuple[TensorSpec, ...]:
+        """The tensors a client sends: texts (BYTES) for embeddings, the graph's otherwise."""
+        if self.task == "embedding":
+            return (TensorSpec(name="text", datatype="BYTES", shape=(-1,)),)
+        return self.inputs
+
     def artifact_path(self, role: str) -> Path:
         """Return the path of the artifact with this role.
 

@@ -226,7 +226,7 @@ def builtin_version(manifest: ModelManifest, created_at: int) -> ModelVersion:
         version=1,
         status="READY",
         created_at=created_at,
-        inputs=[t.to_dict() for t in manifest.inputs],
+        inputs=[t.to_dict() for t in manifest.serving_inputs],
         outputs=[t.to_dict() for t in manifest.outputs],
         quality=manifest.quality,
         sha256=manifest.artifacts["int8"].sha256,

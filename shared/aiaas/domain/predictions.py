@@ -8,9 +8,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from aiaas.errors import InvalidInput, NotFound, Unavailable
+from aiaas.protocols import InferRequest
 from aiaas_runtime import (
     InvalidInputError,
+    Model,
     ModelLoadError,
     ModelManifest,
     ModelNotFoundError,
@@ -37,6 +41,20 @@ class PredictionResult:
             "task": self.manifest.task,
             "outputs": self.outputs,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class InferResult:
+    """Output tensors of an Open Inference Protocol request."""
+
+    manifest: ModelManifest
+    outputs: dict[str, Any]
+    inference_ms: float
+
+
+def _batch_of(request: InferRequest) -> int:
+    shapes = [array.shape for array in request.inputs.values()]
+    return max((shape[0] for shape in shapes if shape), default=1)
 
 
 @contextmanager
@@ -83,6 +101,35 @@ class PredictionService:
             inference_ms=(time.perf_counter() - started) * 1e3,
             tokens=prediction.tokens,
         )
+
+    def infer(self, name: str, version: str | None, request: InferRequest) -> InferResult:
+        """Open Inference Protocol: texts in for embedding models, graph tensors otherwise."""
+        with runtime_errors():
+            model = self.registry.get(name)
+        if version is not None and version != model.manifest.version:
+            raise NotFound(f"model {name!r} has no version {version!r}", param="version")
+        started = time.perf_counter()
+        with runtime_errors():
+            if model.manifest.task == "embedding":
+                outputs = self._embed_texts(model, request)
+            else:
+                model.check_count(_batch_of(request))
+                outputs = model.run(request.inputs)
+        return InferResult(model.manifest, outputs, (time.perf_counter() - started) * 1e3)
+
+    @staticmethod
+    def _embed_texts(model: Model, request: InferRequest) -> dict[str, Any]:
+        texts = []
+        for index, value in enumerate(request.inputs["text"].reshape(-1)):
+            try:
+                texts.append(bytes(value).decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                raise InvalidInput(
+                    f"input 'text': element {index} is not UTF-8 text", param="text"
+                ) from exc
+        vectors = [r["embedding"] for r in model.predict(texts).results]
+        output = str(model.manifest.postprocessing.get("output", model.manifest.outputs[0].name))
+        return {output: np.stack(vectors)}
 
     def embed(
         self, name: str, inputs: Sequence[str | list[int]], dimensions: int | None = None

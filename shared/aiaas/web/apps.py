@@ -28,7 +28,7 @@ def create_predict_app() -> FastAPI:
     Models named in ``AIAAS_PRELOAD_MODELS`` are opened here, during Lambda's init phase,
     never in a lifespan handler (Mangum would run it on every invocation).
     """
-    from aiaas.web.routes import openai, predict  # noqa: PLC0415
+    from aiaas.web.routes import infer, openai, predict  # noqa: PLC0415
     from aiaas.web.serving import get_registry  # noqa: PLC0415
 
     settings = get_settings()
@@ -37,7 +37,7 @@ def create_predict_app() -> FastAPI:
         raise RuntimeError(f"AIAAS_MODELS_DIR {settings.models_dir} is not a directory")
     configure_logging(settings.log_level)
     get_registry().preload(settings.preload)
-    return _app("aiaas predictions", predict.router, openai.router)
+    return _app("aiaas predictions", predict.router, openai.router, infer.router)
 
 
 def create_auth_app() -> FastAPI:
