@@ -11,6 +11,9 @@ TARGETS = {
     "int8 vs PyTorch, short query (speed-up)": (">=", 5.0),
     "handler / bare runtime, batch 1": ("<=", 1.15),
     "handler / bare runtime, short query": ("<=", 1.15),
+    "OIP JSON handler / bare runtime, batch 1": ("<=", 1.2),
+    "OIP binary handler / bare runtime, batch 1": ("<=", 1.2),
+    "OpenAI embeddings handler / bare runtime, batch 1": ("<=", 1.2),
     "cold start to first embedding (s)": ("<=", 0.8),
     "peak RSS (MB)": ("<=", 256),
     "cosine int8 vs fp32, mean": (">=", 0.99),
@@ -25,6 +28,7 @@ def checks(r: dict[str, Any]) -> dict[str, float | None]:
     q = r["latency"]["batch1_query"]
     torch_q = r.get("torch", {}).get("batch1_query_ms")
     cold = r["cold_start"]
+    p = r["latency"]["protocols"]
     return {
         "int8 vs ort fp32, batch 1 (speed-up)": b1["ort_fp32_ms"] / b1["int8_runtime_ms"],
         "int8 vs PyTorch, batch 1 (speed-up)": torch_b1 / b1["int8_runtime_ms"]
@@ -37,6 +41,10 @@ def checks(r: dict[str, Any]) -> dict[str, float | None]:
         "handler / bare runtime, batch 1": b1["handler_ms"] / b1["int8_runtime_ms"],
         "handler / bare runtime, short query": r["latency"]["batch1_query"]["handler_ms"]
         / r["latency"]["batch1_query"]["int8_runtime_ms"],
+        "OIP JSON handler / bare runtime, batch 1": p["oip_json_ms"] / p["int8_runtime_ms"],
+        "OIP binary handler / bare runtime, batch 1": p["oip_binary_ms"] / p["int8_runtime_ms"],
+        "OpenAI embeddings handler / bare runtime, batch 1": p["openai_base64_ms"]
+        / p["int8_runtime_ms"],
         "cold start to first embedding (s)": cold["runtime"]["total_ms"] / 1e3,
         "peak RSS (MB)": max(cold["runtime"]["peak_rss_mb"], cold["handler"]["peak_rss_mb"]),
         "cosine int8 vs fp32, mean": r["quality"]["embedding"]["cosine_mean"],

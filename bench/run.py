@@ -88,7 +88,7 @@ def latency(models: Path, sentences: list[str]) -> dict[str, Any]:
 
     from aiaas.domain.usage import UsageService  # noqa: PLC0415
     from aiaas.web import deps  # noqa: PLC0415
-    from aiaas.web.deps import get_registry  # noqa: PLC0415
+    from aiaas.web.serving import get_registry  # noqa: PLC0415
 
     # Metering's DynamoDB round trip is left out; FastAPI's dependency_overrides are not used
     # for that, since they re-inspect the override on every request (~0.3 ms here).
@@ -111,6 +111,49 @@ def latency(models: Path, sentences: list[str]) -> dict[str, Any]:
             "int8_runtime_ms": median_ms(lambda b=batch: int8.predict(b)),
             "handler_ms": median_ms(lambda e=event: ok(app.handler(e, None))),
         }
+    out["protocols"] = protocols(app, int8, batch_of(sentences, 1))
+    return out
+
+
+def protocols(app: Any, int8: Model, texts: list[str]) -> dict[str, Any]:
+    """The same one text through each protocol's handler path, against the bare runtime."""
+    import tritonclient.http as triton  # noqa: PLC0415 - the client's own binary encoder
+
+    tensor = triton.InferInput("text", [1], "BYTES")
+    tensor.set_data_from_numpy(np.array([t.encode() for t in texts], dtype=np.object_))
+    binary, header = triton.InferenceServerClient.generate_request_body([tensor])
+    as_json = {"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": texts}]}
+    infer = ("POST", f"/v2/models/{MODEL}/infer", "POST /v2/models/{name}/infer")
+    bodies = {
+        "oip_json": (*infer, json.dumps(as_json).encode(), {}),
+        "oip_binary": (*infer, binary, {"inference-header-content-length": str(header)}),
+        "openai_float": (
+            "POST",
+            "/v1/embeddings",
+            "POST /v1/embeddings",
+            json.dumps({"model": MODEL, "input": texts[0]}).encode(),
+            {},
+        ),
+        "openai_base64": (
+            "POST",
+            "/v1/embeddings",
+            "POST /v1/embeddings",
+            json.dumps({"model": MODEL, "input": texts[0], "encoding_format": "base64"}).encode(),
+            {},
+        ),
+    }
+    out: dict[str, Any] = {"int8_runtime_ms": median_ms(lambda: int8.predict(texts))}
+    for name, (method, path, route, body, extra) in bodies.items():
+        event = build_event(
+            method,
+            path,
+            headers=extra,
+            body=body,
+            route_key=route,
+            path_parameters={"name": MODEL} if "{name}" in route else None,
+        )
+        event["requestContext"]["authorizer"] = {"lambda": CALLER}
+        out[f"{name}_ms"] = median_ms(lambda e=event: ok(app.handler(e, None)))
     return out
 
 
