@@ -41,6 +41,9 @@ class Settings(BaseSettings):
         serving_memory_mb: Memory of the serving function, for the cost estimate.
         price_per_gb_second: Lambda duration price (x86, USD), for the cost estimate.
         price_per_request: Lambda request price (USD), for the cost estimate.
+        weights_cache_dir: Where registered models' files are kept (Lambda: /tmp).
+        weights_cache_bytes: Budget of that directory; least recently used files go first.
+        max_sessions: Registered models kept open at once (their memory is the cap).
     """
 
     model_config = SettingsConfigDict(env_prefix="AIAAS_", frozen=True, extra="ignore")
@@ -70,6 +73,9 @@ class Settings(BaseSettings):
     serving_memory_mb: int = Field(default=2048, ge=128, le=10_240)
     price_per_gb_second: float = Field(default=0.0000166667, gt=0)
     price_per_request: float = Field(default=0.0000002, ge=0)
+    weights_cache_dir: Path = Path("/tmp/aiaas-weights")  # noqa: S108 - Lambda's only disk
+    weights_cache_bytes: int = Field(default=400 * 1024 * 1024, ge=1024 * 1024)
+    max_sessions: int = Field(default=4, ge=1, le=64)
 
     @property
     def admins(self) -> list[str]:

@@ -7,6 +7,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
+import boto3
 import httpx
 import numpy as np
 import openai as openai_errors
@@ -30,10 +31,10 @@ def client(local_stack: str) -> httpx.Client:
         yield client
 
 
-def breast_cancer_onnx() -> bytes:
+def breast_cancer_onnx(c: float = 1.0) -> bytes:
     """What a user would upload: a fresh scikit-learn pipeline, exported with skl2onnx."""
     x, y = load_breast_cancer(return_X_y=True)
-    pipeline = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(x, y)
+    pipeline = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=500)).fit(x, y)
     model = to_onnx(
         pipeline,
         x[:1].astype("float32"),
@@ -129,3 +130,91 @@ def test_openai_client_embeds_with_base64_and_float(client: httpx.Client, local_
         openai.embeddings.create(model="no-such-model", input="hi")
     with pytest.raises(openai_errors.BadRequestError):
         openai.embeddings.create(model="iris-rf", input="hi")
+
+
+def register(client: httpx.Client, headers: dict, name: str, data: bytes) -> dict:
+    """Create a model, upload a version by presigned POST, wait until registration ends."""
+    assert (
+        client.post(
+            "/v1/models", headers=headers, json={"name": name, "task": "tabular-classification"}
+        ).status_code
+        == 201
+    )
+    version = client.post(f"/v1/models/{name}/versions", headers=headers).json()
+    form = version["upload"]
+    httpx.post(form["url"], data=form["fields"], files={"file": ("model.onnx", data)})
+    return wait_for_status(client, headers, name, version["version"])
+
+
+def test_a_registered_model_is_served_from_its_s3_weights(
+    client: httpx.Client, local_stack: str
+) -> None:
+    owner = new_account(client)
+    headers = {"x-api-key": owner["key"]}
+    assert register(client, headers, "served-lr", breast_cancer_onnx())["status"] == "READY"
+    x, y = load_breast_cancer(return_X_y=True)
+    rows = x[:8].astype("float32")
+    # Open Inference Protocol, binary, through Triton's client
+    triton_client = triton.InferenceServerClient(url=urlsplit(local_stack).netloc)
+    tensor = triton.InferInput("X", list(rows.shape), "FP32")
+    tensor.set_data_from_numpy(rows)
+    result = triton_client.infer("served-lr", [tensor], headers=dict(headers))
+    assert (result.as_numpy("label") == y[:8]).mean() >= 0.75
+    # the native route takes rows for a single-input model
+    native = client.post(
+        "/v1/models/served-lr/predict", headers=headers, json={"inputs": rows.tolist()}
+    )
+    assert native.status_code == 200, native.text
+    assert [o["label"] for o in native.json()["outputs"]] == result.as_numpy("label").tolist()
+    # another tenant cannot run it
+    other = {"x-api-key": new_account(client)["key"]}
+    assert (
+        client.post(
+            "/v1/models/served-lr/predict", headers=other, json={"inputs": rows.tolist()}
+        ).status_code
+        == 404
+    )
+
+
+def test_tampered_weights_are_refused(
+    client: httpx.Client, local_stack: str, local_moto: str
+) -> None:
+    owner = new_account(client)
+    headers = {"x-api-key": owner["key"]}
+    # other weights than any model served so far: the cache is keyed by sha256
+    assert register(client, headers, "tampered-lr", breast_cancer_onnx(c=0.3))["status"] == "READY"
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=local_moto,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    bucket = next(b["Name"] for b in s3.list_buckets()["Buckets"] if "weights" in b["Name"])
+    key = f"{owner['tenant']}/tampered-lr/1/model.fp32.onnx"
+    s3.put_object(Bucket=bucket, Key=key, Body=b"not the registered model")
+    response = client.post(
+        "/v1/models/tampered-lr/predict", headers=headers, json={"inputs": [[0.0] * 30]}
+    )
+    assert response.status_code == 503 and "sha256" in response.json()["error"]["message"]
+
+
+def test_a_gpu_model_without_a_gpu_backend_is_503(client: httpx.Client) -> None:
+    headers = {"x-api-key": new_account(client)["key"]}
+    created = client.post(
+        "/v1/models",
+        headers=headers,
+        json={"name": "heavy-lr", "task": "tabular-classification", "runtime": "gpu"},
+    )
+    assert created.status_code == 201
+    version = client.post("/v1/models/heavy-lr/versions", headers=headers).json()
+    form = version["upload"]
+    httpx.post(
+        form["url"], data=form["fields"], files={"file": ("m.onnx", breast_cancer_onnx(c=2.0))}
+    )
+    assert wait_for_status(client, headers, "heavy-lr", 1)["status"] == "READY"
+    response = client.post(
+        "/v1/models/heavy-lr/predict", headers=headers, json={"inputs": [[0.0] * 30]}
+    )
+    assert response.status_code == 503
+    assert "GPU backend not configured" in response.json()["error"]["message"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from aiaas.repositories.dynamo import aws_errors
@@ -51,6 +52,12 @@ class S3Weights:
                 Bucket=self.bucket, Key=key, Body=data, ServerSideEncryption="AES256"
             )
         return f"s3://{self.bucket}/{key}"
+
+    def download(self, uri: str, destination: Path) -> None:
+        """Copy an artifact of this bucket to a local file (the serving cache)."""
+        key = uri.removeprefix(f"s3://{self.bucket}/")
+        with aws_errors("downloading model weights"):
+            self.client.download_file(self.bucket, key, str(destination))
 
     def mark_deleted(self, uri: str) -> None:
         """Tag an artifact so the bucket's lifecycle rule expires it after the retention period."""

@@ -12,7 +12,11 @@ from typing import Annotated
 from fastapi import Depends
 
 from aiaas.domain.predictions import PredictionResult, PredictionService
+from aiaas.repositories.weights import S3Weights
+from aiaas.serving.catalog_models import RegisteredModels
+from aiaas.serving.weights_cache import WeightsCache
 from aiaas.settings import get_settings
+from aiaas.web.deps import aws_client, catalog_service
 from aiaas_runtime import ModelRegistry
 
 
@@ -21,6 +25,26 @@ def get_registry() -> ModelRegistry:
     """The process-wide model registry: sessions survive warm invocations."""
     settings = get_settings()
     return ModelRegistry(settings.models_dir, threads=settings.inference_threads)
+
+
+def is_builtin(name: str) -> bool:
+    """A model of the layer (public names cannot be taken by a tenant's model)."""
+    return name in get_registry().manifests()
+
+
+@lru_cache(maxsize=1)
+def registered_models() -> RegisteredModels:
+    """Catalog models with weights from S3, made on first use (imports boto3 only then)."""
+    s = get_settings()
+    s.require("models_table", "weights_bucket")
+    cache = WeightsCache(
+        S3Weights(aws_client("s3"), str(s.weights_bucket)),
+        s.weights_cache_dir,
+        s.weights_cache_bytes,
+    )
+    return RegisteredModels(
+        catalog_service(), cache, max_sessions=s.max_sessions, threads=s.inference_threads
+    )
 
 
 async def get_prediction_service() -> PredictionService:

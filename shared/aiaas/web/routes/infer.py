@@ -7,6 +7,7 @@ Mangum; binary responses travel back the same way.
 
 from __future__ import annotations
 
+import time
 import zlib
 from typing import Annotated
 
@@ -15,7 +16,7 @@ from fastapi import APIRouter, Path, Request, Response
 from aiaas.errors import InvalidInput, PayloadTooLarge
 from aiaas.protocols import HEADER_LENGTH, decode_request, encode_response
 from aiaas.web.deps import Predictor, SettingsDep, UsageServiceDep
-from aiaas.web.serving import PredictionServiceDep
+from aiaas.web.serving import PredictionServiceDep, is_builtin, registered_models
 
 router = APIRouter(prefix="/v2/models", tags=["open inference protocol"])
 Name = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
@@ -56,14 +57,30 @@ async def _infer(
     settings: SettingsDep,
 ) -> Response:
     body = await _body(request, settings.max_body_bytes)
-    manifest = service.describe(name)
-    expected = {t.name: t for t in manifest.serving_inputs}
-    outputs = [t.name for t in manifest.outputs]
-    decoded = decode_request(body, _header_length(request), expected, outputs)
-    usage.consume(caller, name)
-    result = service.infer(name, version, decoded)
-    content, headers = encode_response(name, manifest.version, result.outputs, decoded)
-    headers["x-inference-ms"] = f"{result.inference_ms:.2f}"
+    header_length = _header_length(request)
+    started = time.perf_counter()
+    if is_builtin(name):
+        manifest = service.describe(name)
+        decoded = decode_request(
+            body,
+            header_length,
+            {t.name: t for t in manifest.serving_inputs},
+            [o.name for o in manifest.outputs],
+        )
+        usage.consume(caller, name)
+        outputs, served_version = service.infer(name, version, decoded).outputs, manifest.version
+    else:
+        served = registered_models().get(caller, name, int(version) if version else None)
+        decoded = decode_request(
+            body,
+            header_length,
+            {t.name: t for t in served.inputs},
+            [o.name for o in served.outputs],
+        )
+        usage.consume(caller, name)
+        outputs, served_version = served.run(decoded.inputs), str(served.version.version)
+    content, headers = encode_response(name, served_version, outputs, decoded)
+    headers["x-inference-ms"] = f"{(time.perf_counter() - started) * 1e3:.2f}"
     return Response(content=content, headers=headers, media_type=headers.pop("Content-Type"))
 
 

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from aiaas.auth.principal import Principal
+from aiaas.domain.usage import UsageService
 from aiaas.web.body import openapi_body, parse_as, read_json
 from aiaas.web.deps import Predictor, SettingsDep, UsageServiceDep
 from aiaas.web.responses import FastJSONResponse
-from aiaas.web.serving import PredictionServiceDep, inference_headers
+from aiaas.web.serving import (
+    PredictionServiceDep,
+    inference_headers,
+    is_builtin,
+    registered_models,
+)
 from aiaas_runtime import PredictParams
 
 router = APIRouter(prefix="/v1/models", tags=["predict"])
@@ -52,6 +60,8 @@ async def predict(
 ) -> FastJSONResponse:
     """Run a model on a batch of inputs; one output per input, in order."""
     body = parse_as(PredictRequest, await read_json(request, settings.max_body_bytes))
+    if not is_builtin(name):
+        return _registered(name, body.inputs, caller, usage)
     params = PredictParams(top_k=body.parameters.top_k, dimensions=body.parameters.dimensions)
     service.describe(name)  # unknown models are 404 and not metered
     usage.consume(caller, name)
@@ -59,4 +69,29 @@ async def predict(
     return FastJSONResponse(
         result.to_dict(),
         headers=inference_headers(result),
+    )
+
+
+def _registered(
+    name: str, inputs: list[Any], caller: Principal, usage: UsageService
+) -> FastJSONResponse:
+    """A catalog model: rows in, each output's row out (single-input tabular models)."""
+    served = registered_models().get(caller, name, None)
+    feeds = served.rows(inputs)
+    usage.consume(caller, name)
+    started = time.perf_counter()
+    outputs = served.run(feeds)
+    rows = [{key: value[i].tolist() for key, value in outputs.items()} for i in range(len(inputs))]
+    return FastJSONResponse(
+        {
+            "model": name,
+            "version": str(served.version.version),
+            "task": "registered",
+            "outputs": rows,
+        },
+        headers={
+            "x-model-version": str(served.version.version),
+            "x-model-variant": served.variant,
+            "x-inference-ms": f"{(time.perf_counter() - started) * 1e3:.2f}",
+        },
     )

@@ -1,0 +1,140 @@
+"""Resolving a model name for prediction: built-in (the layer) or registered (S3 weights).
+
+Built-in names need no catalog lookup (a tenant cannot take a public name), so the built-in
+path imports no AWS SDK and touches no table.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from aiaas.auth.principal import Principal
+from aiaas.domain.catalog import CatalogService
+from aiaas.domain.catalog_records import ModelVersion
+from aiaas.errors import InvalidInput, Unavailable
+from aiaas.serving.weights_cache import WeightsCache
+from aiaas_runtime import TensorSpec
+from aiaas_runtime.session import open_session
+
+MAX_BATCH = 256
+
+
+class GpuBackend(Protocol):
+    """Where models whose runtime is ``gpu`` run (the GPU container issue builds it)."""
+
+    def infer(
+        self, model: str, version: int, inputs: dict[str, npt.NDArray[Any]]
+    ) -> dict[str, npt.NDArray[Any]]:
+        """Run one request remotely."""
+        ...
+
+
+@dataclass
+class RegisteredModel:
+    """A READY catalog version, ready to run raw tensors."""
+
+    name: str
+    version: ModelVersion
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    variant: str
+    session: Any = None
+    gpu: GpuBackend | None = None
+
+    def run(self, feeds: dict[str, npt.NDArray[Any]]) -> dict[str, npt.NDArray[Any]]:
+        """One run on the graph's tensors (locally, or on the GPU backend)."""
+        batch = max((a.shape[0] for a in feeds.values() if a.ndim), default=1)
+        if batch > MAX_BATCH:
+            raise InvalidInput(f"{batch} rows in one request; the limit is {MAX_BATCH}")
+        if self.gpu is not None:
+            return self.gpu.infer(self.name, self.version.version, feeds)
+        names = [o.name for o in self.outputs]
+        try:
+            return dict(zip(names, self.session.run(names, feeds), strict=True))
+        except Exception as exc:  # onnxruntime's errors are untyped
+            message = str(exc).splitlines()[0][:300]
+            raise InvalidInput(f"the model could not run on these inputs: {message}") from exc
+
+    def rows(self, items: list[Any]) -> dict[str, npt.NDArray[Any]]:
+        """The native route's ``inputs`` as one FP32 matrix, for single-input tabular models."""
+        (spec,) = self.inputs if len(self.inputs) == 1 else (None,)
+        if spec is None or spec.datatype != "FP32" or len(spec.shape) != 2:
+            raise InvalidInput(
+                f"model {self.name!r} takes {len(self.inputs)} tensors; call it with the Open "
+                f"Inference Protocol: POST /v2/models/{self.name}/infer",
+                param="inputs",
+            )
+        try:
+            matrix = np.asarray(items, dtype=np.float32)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput("inputs must be rows of numbers", param="inputs") from exc
+        width = spec.shape[1]
+        if matrix.ndim != 2 or (width != -1 and matrix.shape[1] != width):
+            raise InvalidInput(f"inputs must be rows of {width} numbers", param="inputs")
+        return {spec.name: matrix}
+
+
+def _specs(raw: list[dict[str, Any]]) -> tuple[TensorSpec, ...]:
+    return tuple(TensorSpec(t["name"], t["datatype"], tuple(t["shape"])) for t in raw)
+
+
+class RegisteredModels:
+    """Opens registered versions from verified weights; keeps at most ``max_sessions``."""
+
+    def __init__(
+        self,
+        catalog: CatalogService,
+        cache: WeightsCache,
+        *,
+        max_sessions: int = 4,
+        gpu: GpuBackend | None = None,
+        threads: int | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.cache = cache
+        self.max_sessions = max_sessions
+        self.gpu = gpu
+        self.threads = threads
+        self._sessions: OrderedDict[Path, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, caller: Principal, name: str, number: int | None) -> RegisteredModel:
+        """The caller's (or a public) READY version; 503 when it cannot be served."""
+        model = self.catalog.resolve(caller, name)
+        number = number or model.default_version
+        if number is None:
+            raise Unavailable(f"model {name!r} has no READY version yet")
+        version = self.catalog.version(model, number)
+        if version.status != "READY":
+            raise Unavailable(f"model {name!r} version {number} is {version.status}")
+        variant = "int8" if "int8" in version.artifacts else "fp32"
+        served = RegisteredModel(
+            name, version, _specs(version.inputs), _specs(version.outputs), variant
+        )
+        if model.runtime == "gpu":
+            if self.gpu is None:
+                raise Unavailable("GPU backend not configured for this deployment")
+            served.gpu = self.gpu
+            return served
+        sha = version.sha256 if variant == "fp32" else str(version.quality["int8"]["sha256"])
+        served.session = self._session(self.cache.path(version.artifacts[variant], sha))
+        return served
+
+    def _session(self, path: Path) -> Any:
+        with self._lock:
+            if path in self._sessions:
+                self._sessions.move_to_end(path)
+                return self._sessions[path]
+        session = open_session(path, threads=self.threads)
+        with self._lock:
+            self._sessions[path] = session
+            while len(self._sessions) > self.max_sessions:
+                self._sessions.popitem(last=False)
+        return session
