@@ -117,3 +117,11 @@ def test_an_unknown_path_is_a_json_404(predict_handler: Handler) -> None:
     status, _, body = invoke(predict_handler, http_event("GET", "/v1/nothing", "$default"))
     assert status == 404
     assert body["error"]["code"] == "not_found"
+
+
+def test_a_version_can_be_pinned_and_a_missing_one_is_404(predict_handler: Handler) -> None:
+    pinned = b'{"inputs": [[5.1, 3.5, 1.4, 0.2]], "parameters": {"version": 1}}'
+    assert invoke(predict_handler, predict_event("iris-rf", pinned))[0] == 200
+    missing = b'{"inputs": [[5.1, 3.5, 1.4, 0.2]], "parameters": {"version": 9}}'
+    status, _, body = invoke(predict_handler, predict_event("iris-rf", missing))
+    assert status == 404 and body["error"]["param"] == "version"

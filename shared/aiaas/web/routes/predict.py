@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aiaas.auth.principal import Principal
 from aiaas.domain.usage import UsageService
+from aiaas.errors import NotFound
 from aiaas.web.body import openapi_body, parse_as, read_json
 from aiaas.web.deps import Predictor, SettingsDep, UsageServiceDep
 from aiaas.web.responses import FastJSONResponse
@@ -33,6 +34,9 @@ class PredictParameters(BaseModel):
 
     top_k: int | None = Field(default=None, ge=1, description="classes to list (classifiers)")
     dimensions: int | None = Field(default=None, ge=1, description="truncate embeddings")
+    version: int | None = Field(
+        default=None, ge=1, description="pin a version (default: the default)"
+    )
 
 
 class PredictRequest(BaseModel):
@@ -61,9 +65,11 @@ async def predict(
     """Run a model on a batch of inputs; one output per input, in order."""
     body = parse_as(PredictRequest, await read_json(request, settings.max_body_bytes))
     if not is_builtin(name):
-        return _registered(name, body.inputs, caller, usage)
+        return _registered(name, body.inputs, body.parameters.version, caller, usage)
     params = PredictParams(top_k=body.parameters.top_k, dimensions=body.parameters.dimensions)
-    service.describe(name)  # unknown models are 404 and not metered
+    manifest = service.describe(name)  # unknown models are 404 and not metered
+    if body.parameters.version not in (None, int(manifest.version)):
+        raise NotFound(f"model {name!r} has no version {body.parameters.version}", param="version")
     usage.consume(caller, name)
     result = service.predict(name, body.inputs, params)
     return FastJSONResponse(
@@ -73,10 +79,10 @@ async def predict(
 
 
 def _registered(
-    name: str, inputs: list[Any], caller: Principal, usage: UsageService
+    name: str, inputs: list[Any], version: int | None, caller: Principal, usage: UsageService
 ) -> FastJSONResponse:
     """A catalog model: rows in, each output's row out (single-input tabular models)."""
-    served = registered_models().get(caller, name, None)
+    served = registered_models().get(caller, name, version)
     feeds = served.rows(inputs)
     usage.consume(caller, name)
     started = time.perf_counter()
