@@ -43,7 +43,8 @@ class Settings(BaseSettings):
         price_per_request: Lambda request price (USD), for the cost estimate.
         weights_cache_dir: Where registered models' files are kept (Lambda: /tmp).
         weights_cache_bytes: Budget of that directory; least recently used files go first.
-        max_sessions: Registered models kept open at once (their memory is the cap).
+        max_sessions: Registered models kept open at once.
+        max_session_bytes: Estimated memory of those open sessions, at most.
     """
 
     model_config = SettingsConfigDict(env_prefix="AIAAS_", frozen=True, extra="ignore")
@@ -76,6 +77,7 @@ class Settings(BaseSettings):
     weights_cache_dir: Path = Path("/tmp/aiaas-weights")  # noqa: S108 - Lambda's only disk
     weights_cache_bytes: int = Field(default=400 * 1024 * 1024, ge=1024 * 1024)
     max_sessions: int = Field(default=4, ge=1, le=64)
+    max_session_bytes: int = Field(default=768 * 1024 * 1024, ge=1024 * 1024)
 
     @property
     def admins(self) -> list[str]:

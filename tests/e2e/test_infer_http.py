@@ -52,15 +52,17 @@ def test_iris_rows_get_labels_and_probabilities(
     assert result.get_response()["id"] == "r-1"
 
 
+@pytest.mark.parametrize("binary", [True, False], ids=["binary", "json"])
 def test_digits_classify_with_the_graphs_own_normalized_input(
-    triton_client: triton.InferenceServerClient, headers: dict
+    triton_client: triton.InferenceServerClient, headers: dict, binary: bool
 ) -> None:
     digits = load_testdata("digits_test")
     pixels = np.asarray(digits["X"][:16], dtype=np.float32) / 16.0
     normalized = ((pixels - 0.305383) / 0.376119).reshape(16, 1, 8, 8).astype(np.float32)
     tensor = triton.InferInput("input", list(normalized.shape), "FP32")
-    tensor.set_data_from_numpy(normalized)
-    result = triton_client.infer("digits-cnn", [tensor], headers=headers)
+    tensor.set_data_from_numpy(normalized, binary_data=binary)
+    outputs = [triton.InferRequestedOutput("logits", binary_data=binary)]
+    result = triton_client.infer("digits-cnn", [tensor], outputs=outputs, headers=headers)
     predicted = result.as_numpy("logits").argmax(axis=1)
     assert (predicted == np.array(digits["y"][:16])).mean() >= 0.9
 

@@ -86,7 +86,11 @@ def _specs(raw: list[dict[str, Any]]) -> tuple[TensorSpec, ...]:
 
 
 class RegisteredModels:
-    """Opens registered versions from verified weights; keeps at most ``max_sessions``."""
+    """Opens registered versions from verified weights.
+
+    Open sessions are capped by count and by memory (estimated as twice the model file: the
+    graph plus onnxruntime's prepacked weights); the least recently used one closes first.
+    """
 
     def __init__(
         self,
@@ -94,16 +98,19 @@ class RegisteredModels:
         cache: WeightsCache,
         *,
         max_sessions: int = 4,
+        max_session_bytes: int = 1 << 30,
         gpu: GpuBackend | None = None,
         threads: int | None = None,
     ) -> None:
         self.catalog = catalog
         self.cache = cache
         self.max_sessions = max_sessions
+        self.max_session_bytes = max_session_bytes
         self.gpu = gpu
         self.threads = threads
-        self._sessions: OrderedDict[Path, Any] = OrderedDict()
+        self._sessions: OrderedDict[Path, tuple[Any, int]] = OrderedDict()
         self._lock = threading.Lock()
+        self._opening: dict[Path, threading.Lock] = {}
 
     def get(self, caller: Principal, name: str, number: int | None) -> RegisteredModel:
         """The caller's (or a public) READY version; 503 when it cannot be served."""
@@ -131,10 +138,25 @@ class RegisteredModels:
         with self._lock:
             if path in self._sessions:
                 self._sessions.move_to_end(path)
-                return self._sessions[path]
-        session = open_session(path, threads=self.threads)
-        with self._lock:
-            self._sessions[path] = session
-            while len(self._sessions) > self.max_sessions:
-                self._sessions.popitem(last=False)
-        return session
+                return self._sessions[path][0]
+            opening = self._opening.setdefault(path, threading.Lock())
+        with opening:  # concurrent first requests for one model open one session
+            with self._lock:
+                if path in self._sessions:
+                    return self._sessions[path][0]
+            session = open_session(path, threads=self.threads)
+            with self._lock:
+                self._sessions[path] = (session, 2 * path.stat().st_size)
+                self._evict(keep=path)
+            return session
+
+    def _evict(self, keep: Path) -> None:
+        def over() -> bool:
+            used = sum(size for _, size in self._sessions.values())
+            return len(self._sessions) > self.max_sessions or used > self.max_session_bytes
+
+        for path in list(self._sessions):
+            if not over():
+                return
+            if path != keep:
+                del self._sessions[path]

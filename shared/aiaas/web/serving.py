@@ -43,7 +43,11 @@ def registered_models() -> RegisteredModels:
         s.weights_cache_bytes,
     )
     return RegisteredModels(
-        catalog_service(), cache, max_sessions=s.max_sessions, threads=s.inference_threads
+        catalog_service(),
+        cache,
+        max_sessions=s.max_sessions,
+        max_session_bytes=s.max_session_bytes,
+        threads=s.inference_threads,
     )
 
 
