@@ -40,3 +40,22 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     """Write results, creating the folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def paired_median_ms(
+    a: Callable[[], object], b: Callable[[], object], runs: int = 400, warmup: int = 20
+) -> tuple[float, float]:
+    """Medians of ``a`` and ``b`` called alternately, so drifting machine load hits both."""
+    for _ in range(warmup):
+        a()
+        b()
+    times_a, times_b = [], []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        a()
+        t1 = time.perf_counter()
+        b()
+        t2 = time.perf_counter()
+        times_a.append((t1 - t0) * 1e3)
+        times_b.append((t2 - t1) * 1e3)
+    return round(statistics.median(times_a), 3), round(statistics.median(times_b), 3)

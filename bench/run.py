@@ -26,7 +26,7 @@ from aiaas_dev.events import build_event
 from aiaas_runtime import Model, ModelRegistry
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import batch_of, median_ms, write_json
+from common import batch_of, median_ms, paired_median_ms, write_json
 from local_aws import local_aws
 from report import print_table
 
@@ -142,7 +142,7 @@ def protocols(app: Any, int8: Model, texts: list[str]) -> dict[str, Any]:
             {},
         ),
     }
-    out: dict[str, Any] = {"int8_runtime_ms": median_ms(lambda: int8.predict(texts))}
+    out: dict[str, Any] = {}
     for name, (method, path, route, body, extra) in bodies.items():
         event = build_event(
             method,
@@ -153,7 +153,14 @@ def protocols(app: Any, int8: Model, texts: list[str]) -> dict[str, Any]:
             path_parameters={"name": MODEL} if "{name}" in route else None,
         )
         event["requestContext"]["authorizer"] = {"lambda": CALLER}
-        out[f"{name}_ms"] = median_ms(lambda e=event: ok(app.handler(e, None)))
+        runtime_ms, handler_ms = paired_median_ms(
+            lambda: int8.predict(texts), lambda e=event: ok(app.handler(e, None))
+        )
+        out[name] = {
+            "int8_runtime_ms": runtime_ms,
+            "handler_ms": handler_ms,
+            "ratio": round(handler_ms / runtime_ms, 3),
+        }
     return out
 
 
