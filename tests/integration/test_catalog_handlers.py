@@ -271,3 +271,27 @@ def test_deleting_a_version_stops_serving_it_and_tags_its_weights_for_expiry(
     key = f"{TENANT_A['tenant']}/short-lived/1/model.fp32.onnx"
     tags = aws.client("s3").get_object_tagging(Bucket=aws.weights_bucket, Key=key)["TagSet"]
     assert {"Key": "aiaas-deleted", "Value": "true"} in tags
+
+
+def test_each_new_version_gets_the_next_number(catalog: Handler) -> None:
+    create(catalog, "many-versions")
+    numbers = []
+    for _ in range(3):
+        status, version = call(
+            catalog,
+            "POST",
+            "/v1/models/many-versions/versions",
+            "POST /v1/models/{name}/versions",
+            name="many-versions",
+        )
+        assert status == 201
+        numbers.append(version["version"])
+    assert numbers == [1, 2, 3]
+    listed = call(
+        catalog,
+        "GET",
+        "/v1/models/many-versions/versions",
+        "GET /v1/models/{name}/versions",
+        name="many-versions",
+    )[1]["data"]
+    assert [v["version"] for v in listed] == [1, 2, 3]

@@ -160,7 +160,6 @@ class CatalogService:
             upload_key=key,
         )
         self.store.put_version(version)
-        self.store.save_model(model.with_changes(latest_version=number))
         upload = self.weights.presign(key, self.max_upload_bytes, self.upload_expires)
         return version, {
             **upload,
@@ -207,7 +206,6 @@ class CatalogService:
                 runtime="cpu",
                 created_at=int(self.clock()),
                 default_version=1,
-                latest_version=1,
             )
             try:
                 self.store.create_model(model)

@@ -23,7 +23,6 @@ class CatalogModel:
     runtime: Runtime
     created_at: int
     default_version: int | None = None
-    latest_version: int = 0
     deleted: bool = False
 
     def visible_to(self, tenant: str) -> bool:

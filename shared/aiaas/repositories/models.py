@@ -61,9 +61,19 @@ class DynamoCatalog:
             raise Conflict(f"model {model.name!r} already exists", param="name") from exc
 
     def save_model(self, model: CatalogModel) -> None:
-        """Overwrite the model's document (versions are separate items)."""
+        """Rewrite the model's own attributes; its version counter (``next_version``) stays."""
+        item = self._model_item(model)
         with aws_errors("updating the model"):
-            self.client.put_item(TableName=self.table, Item=self._model_item(model))
+            self.client.update_item(
+                TableName=self.table,
+                Key={"pk": item["pk"], "sk": item["sk"]},
+                UpdateExpression="SET gsi1pk = :o, gsi1sk = :n, doc = :d",
+                ExpressionAttributeValues={
+                    ":o": item["gsi1pk"],
+                    ":n": item["gsi1sk"],
+                    ":d": item["doc"],
+                },
+            )
 
     def get_model(self, tenant: str, name: str) -> CatalogModel | None:
         """One model of a tenant's namespace."""
