@@ -45,6 +45,23 @@ class Settings(BaseSettings):
         weights_cache_bytes: Budget of that directory; least recently used files go first.
         max_sessions: Registered models kept open at once.
         max_session_bytes: Estimated memory of those open sessions, at most.
+        jobs_table: DynamoDB table of batch jobs and their chunks.
+        batch_bucket: S3 bucket of batch inputs, chunk results and outputs.
+        batch_queue_url: SQS queue of batch chunks.
+        batch_chunk_rows: Input lines per chunk (one SQS message, one BatchFunction record).
+        batch_max_receives: The queue's ``maxReceiveCount``: on the last delivery a failing
+            chunk is recorded as error rows before SQS moves it to the dead-letter queue.
+        batch_max_input_bytes: Largest input file a job's upload may be.
+        batch_max_line_bytes: Longest input line; a longer one becomes an error row.
+        batch_inbox_tenant: The tenant that owns jobs started by files under ``inbox/``.
+        batch_link_seconds: Lifetime of presigned upload and output links.
+        gpu_endpoint: SageMaker endpoint that serves ``gpu`` models (empty: none).
+        gpu_url: Base URL of a GPU container app reached over HTTP (local stack), instead.
+        gpu_timeout_s: How long a forwarded request may take.
+        gpu_max_batch: The container's dynamic batcher: most rows in one run.
+        gpu_max_delay_ms: ...longest wait for more requests before a run.
+        gpu_max_queue: ...requests waiting per model before new ones get 503.
+        gpu_fp16: Serve an fp16 variant on a GPU where it passes the accuracy gate.
     """
 
     model_config = SettingsConfigDict(env_prefix="AIAAS_", frozen=True, extra="ignore")
@@ -78,6 +95,22 @@ class Settings(BaseSettings):
     weights_cache_bytes: int = Field(default=400 * 1024 * 1024, ge=1024 * 1024)
     max_sessions: int = Field(default=4, ge=1, le=64)
     max_session_bytes: int = Field(default=768 * 1024 * 1024, ge=1024 * 1024)
+    jobs_table: str | None = None
+    batch_bucket: str | None = None
+    batch_queue_url: str | None = None
+    batch_chunk_rows: int = Field(default=500, ge=1, le=10_000)
+    batch_max_receives: int = Field(default=3, ge=1, le=1000)
+    batch_max_input_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+    batch_max_line_bytes: int = Field(default=1024 * 1024, ge=64)
+    batch_inbox_tenant: str = "operator"
+    batch_link_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
+    gpu_endpoint: str = ""
+    gpu_url: str = ""
+    gpu_timeout_s: float = Field(default=25.0, gt=0, le=900)
+    gpu_max_batch: int = Field(default=64, ge=1, le=4096)
+    gpu_max_delay_ms: float = Field(default=2.0, ge=0, le=1000)
+    gpu_max_queue: int = Field(default=1024, ge=1)
+    gpu_fp16: bool = True
 
     @property
     def admins(self) -> list[str]:

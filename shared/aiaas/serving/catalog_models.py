@@ -10,7 +10,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -19,21 +19,12 @@ from aiaas.auth.principal import Principal
 from aiaas.domain.catalog import CatalogService
 from aiaas.domain.catalog_records import ModelVersion
 from aiaas.errors import InvalidInput, Unavailable
+from aiaas.serving.gpu import GpuBackend, GpuTarget
 from aiaas.serving.weights_cache import WeightsCache
 from aiaas_runtime import TensorSpec
 from aiaas_runtime.session import open_session
 
 MAX_BATCH = 256
-
-
-class GpuBackend(Protocol):
-    """Where models whose runtime is ``gpu`` run (the GPU container issue builds it)."""
-
-    def infer(
-        self, model: str, version: int, inputs: dict[str, npt.NDArray[Any]]
-    ) -> dict[str, npt.NDArray[Any]]:
-        """Run one request remotely."""
-        ...
 
 
 @dataclass
@@ -54,13 +45,24 @@ class RegisteredModel:
         if batch > MAX_BATCH:
             raise InvalidInput(f"{batch} rows in one request; the limit is {MAX_BATCH}")
         if self.gpu is not None:
-            return self.gpu.infer(self.name, self.version.version, feeds)
+            return self.gpu.infer(self.gpu_target, feeds)
         names = [o.name for o in self.outputs]
         try:
             return dict(zip(names, self.session.run(names, feeds), strict=True))
         except Exception as exc:  # onnxruntime's errors are untyped
             message = str(exc).splitlines()[0][:300]
             raise InvalidInput(f"the model could not run on these inputs: {message}") from exc
+
+    @property
+    def gpu_target(self) -> GpuTarget:
+        """What the GPU container needs to run this version (its fp32 weights)."""
+        return GpuTarget(
+            self.name,
+            self.version.version,
+            self.version.artifacts["fp32"],
+            self.version.sha256,
+            tuple(o.name for o in self.outputs),
+        )
 
     def rows(self, items: list[Any]) -> dict[str, npt.NDArray[Any]]:
         """The native route's ``inputs`` as one FP32 matrix, for single-input tabular models."""

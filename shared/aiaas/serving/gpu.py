@@ -1,0 +1,43 @@
+"""The seam between the CPU functions and the GPU container: what a forwarded request names.
+
+``PredictFunction`` and ``BatchFunction`` resolve a ``gpu`` model (tenant check, READY version)
+themselves and forward its tensors with a `GpuTarget`; the container trusts the target (only
+the functions' role may invoke its endpoint) and fetches the weights from S3 by key,
+verifying the sha256 as the CPU path does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy.typing as npt
+
+
+@dataclass(frozen=True, slots=True)
+class GpuTarget:
+    """One catalog version, as the container needs it.
+
+    Attributes:
+        model: The model's name.
+        version: The version number.
+        artifact: S3 key of the fp32 weights in the weights bucket.
+        sha256: Their sha256 (hex); the container refuses other bytes.
+        outputs: The graph's output names, in order.
+    """
+
+    model: str
+    version: int
+    artifact: str
+    sha256: str
+    outputs: tuple[str, ...]
+
+
+class GpuBackend(Protocol):
+    """Where models whose runtime is ``gpu`` run: a SageMaker endpoint, or a local process."""
+
+    def infer(
+        self, target: GpuTarget, inputs: dict[str, npt.NDArray[Any]]
+    ) -> dict[str, npt.NDArray[Any]]:
+        """Run one request remotely; every output of the graph comes back."""
+        ...
