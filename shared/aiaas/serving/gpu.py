@@ -21,7 +21,7 @@ class GpuTarget:
     Attributes:
         model: The model's name.
         version: The version number.
-        artifact: S3 key of the fp32 weights in the weights bucket.
+        artifact: ``s3://<weights bucket>/<key>`` of the fp32 weights.
         sha256: Their sha256 (hex); the container refuses other bytes.
         outputs: The graph's output names, in order.
     """
