@@ -17,6 +17,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from aiaas import services
 from aiaas.auth import gateway
 from aiaas.catalog import handler
 from aiaas.settings import get_settings
@@ -37,6 +38,10 @@ class AwsResources:
     jwt_secret_arn: str
     models_table: str
     weights_bucket: str
+    jobs_table: str = ""
+    batch_bucket: str = ""
+    batch_queue_url: str = ""
+    batch_dlq_url: str = ""
 
     def client(self, service: str) -> Any:
         return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1")
@@ -56,6 +61,7 @@ def create_resources(endpoint: str) -> AwsResources:
     session = boto3.Session(region_name="us-east-1")
     created = provision_resources(load_template(ROOT / "template.yaml"), session)
     names = {done.logical_id: done.name for done in created}
+    refs = {done.logical_id: done.values[done.logical_id] for done in created}
     return AwsResources(
         endpoint,
         accounts_table=names["AccountsTable"],
@@ -63,6 +69,10 @@ def create_resources(endpoint: str) -> AwsResources:
         jwt_secret_arn=names["JwtSecret"],
         models_table=names["ModelsTable"],
         weights_bucket=names["WeightsBucket"],
+        jobs_table=names["JobsTable"],
+        batch_bucket=names["BatchBucket"],
+        batch_queue_url=refs.get("BatchQueue", ""),
+        batch_dlq_url=refs.get("BatchDeadLetterQueue", ""),
     )
 
 
@@ -85,6 +95,9 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> AwsResources:
         "AIAAS_JWT_SECRET_ARN": res.jwt_secret_arn,
         "AIAAS_MODELS_TABLE": res.models_table,
         "AIAAS_WEIGHTS_BUCKET": res.weights_bucket,
+        "AIAAS_JOBS_TABLE": res.jobs_table,
+        "AIAAS_BATCH_BUCKET": res.batch_bucket,
+        "AIAAS_BATCH_QUEUE_URL": res.batch_queue_url,
     }.items():
         monkeypatch.setenv(key, value)
     _clear_caches()
@@ -93,6 +106,10 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> AwsResources:
 
 def _clear_caches() -> None:
     """Process-wide caches hold clients and settings from the previous test's moto."""
-    for cached in (get_settings, deps.aws_client, deps.get_signing_key, deps.usage_service,
-                   deps.catalog_service, gateway.authorizer, handler.registrar):  # fmt: skip
+    for cached in (get_settings, deps.get_signing_key, deps.usage_service,
+                   gateway.authorizer, handler.registrar):  # fmt: skip
         cached.cache_clear()
+    for name in ("aws_client", "catalog_service", "gpu_backend", "registered_models",
+                 "job_store", "batch_files", "model_check", "job_service", "splitter",
+                 "chunk_runner"):  # fmt: skip
+        getattr(services, name).cache_clear()

@@ -50,6 +50,30 @@ class Model:
             tokens=sum(self.processor.length(p) for p in prepared),
         )
 
+    def predict_rows(
+        self, items: Sequence[Any], params: PredictParams | None = None
+    ) -> list[dict[str, Any] | InvalidInputError]:
+        """Batch jobs: each item is validated on its own, the valid ones run together.
+
+        A bad item costs only its own row (its error, in its place); the rest still run in
+        tensor batches of ``max_batch_size``, similar lengths together. No ``max_items`` cap.
+        """
+        params = params or PredictParams()
+        self.processor.check_params(params)
+        rows: list[dict[str, Any] | InvalidInputError] = []
+        prepared, places = [], []
+        for index, item in enumerate(items):
+            try:
+                prepared.append(self.processor.prepare(item, index))
+            except InvalidInputError as exc:
+                rows.append(exc)
+                continue
+            places.append(len(rows))
+            rows.append({})
+        for place, result in zip(places, self.predict_prepared(prepared, params), strict=True):
+            rows[place] = result
+        return rows
+
     def check_count(self, count: int) -> None:
         """Reject empty requests and requests over the model's ``max_items``."""
         if count == 0:

@@ -10,8 +10,8 @@ import logging
 
 from fastapi import APIRouter, FastAPI
 
+from aiaas.services import catalog_service
 from aiaas.settings import get_settings
-from aiaas.web.deps import catalog_service
 from aiaas.web.errors import install_error_handlers
 from aiaas.web.responses import FastJSONResponse
 
@@ -67,6 +67,16 @@ def create_catalog_app() -> FastAPI:
         seeded = catalog_service().seed_builtins(get_registry().manifests().values())
         logging.getLogger(__name__).info("built-in models seeded: %s", seeded or "none new")
     return _app("aiaas catalog", catalog.router, oip.router)
+
+
+def create_jobs_app() -> FastAPI:
+    """The JobsFunction app: batch jobs (create with a presigned upload, read, list, cancel)."""
+    from aiaas.web.routes import batch_jobs  # noqa: PLC0415
+
+    settings = get_settings()
+    settings.require("jobs_table", "batch_bucket", "models_table")
+    configure_logging(settings.log_level)
+    return _app("aiaas batch jobs", batch_jobs.router)
 
 
 def _app(title: str, *routers: APIRouter) -> FastAPI:

@@ -23,19 +23,10 @@ from aiaas.domain.catalog import CatalogService
 from aiaas.domain.keys import KeyService
 from aiaas.domain.usage import UsageService
 from aiaas.repositories.accounts import DynamoKeys, DynamoUsers
-from aiaas.repositories.models import DynamoCatalog
 from aiaas.repositories.secrets import SecretReader
 from aiaas.repositories.usage import DynamoUsage
-from aiaas.repositories.weights import S3Weights
+from aiaas.services import aws_client, catalog_service
 from aiaas.settings import Settings, get_settings
-
-
-@lru_cache(maxsize=4)
-def aws_client(service: str) -> Any:
-    """A boto3 client, made on first use (never at import: moto must start first)."""
-    import boto3  # noqa: PLC0415 - only functions that talk to AWS pay for the import
-
-    return boto3.client(service)
 
 
 @lru_cache(maxsize=1)
@@ -101,18 +92,6 @@ def require(scope: Scope) -> Callable[[Request], Coroutine[Any, Any, Principal]]
         return principal
 
     return dependency
-
-
-@lru_cache(maxsize=1)
-def catalog_service() -> CatalogService:
-    """The catalog on the models table and the weights bucket."""
-    s = get_settings()
-    return CatalogService(
-        DynamoCatalog(aws_client("dynamodb"), str(s.models_table)),
-        S3Weights(aws_client("s3"), str(s.weights_bucket)),
-        admin_tenants=s.admins,
-        max_upload_bytes=s.max_upload_bytes,
-    )
 
 
 async def get_catalog_service() -> CatalogService:

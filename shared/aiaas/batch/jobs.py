@@ -1,0 +1,168 @@
+"""The jobs API's domain: create (with a presigned upload), read, list, cancel; model checks.
+
+A tenant sees only its own jobs: another tenant's job id answers 404, as a missing one does.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from aiaas.auth.principal import Principal
+from aiaas.batch.pipeline import JobStore, new_job_id, now
+from aiaas.batch.records import (
+    OUTPUTS,
+    BatchJob,
+    InputFormat,
+    upload_key,
+)
+from aiaas.domain.catalog import CatalogService
+from aiaas.errors import Conflict, InvalidInput, NotFound
+
+ACTIVE = ("UPLOADING", "QUEUED", "RUNNING")
+TABULAR = "tabular"
+
+
+class JobFiles(Protocol):
+    """Presigned links of the batch bucket."""
+
+    def presign_upload(self, key: str, max_bytes: int, expires: int) -> dict[str, Any]: ...
+    def presign_download(self, key: str, expires: int) -> str: ...
+
+
+class JobPages(Protocol):
+    """Listing a tenant's jobs."""
+
+    def page(
+        self, tenant: str, limit: int, after: str | None
+    ) -> tuple[list[BatchJob], str | None]: ...
+
+
+def builtin_models(models_dir: Path) -> dict[str, dict[str, Any]]:
+    """The layer's models by name: their manifests, read as JSON (no inference runtime)."""
+    found = {}
+    for manifest in sorted(models_dir.glob("*/manifest.json")) if models_dir.is_dir() else []:
+        doc = json.loads(manifest.read_text())
+        found[str(doc["name"])] = doc
+    return found
+
+
+@dataclass
+class ModelCheck:
+    """Whether a tenant may run a model (and version) in a batch job."""
+
+    catalog: CatalogService
+    builtins: dict[str, dict[str, Any]]
+
+    def problem(self, tenant: str, name: str, version: int | None) -> str:
+        """Why the tenant cannot run it; "" when it can."""
+        try:
+            self.task(tenant, name, version)
+        except (NotFound, InvalidInput) as exc:
+            return exc.message
+        return ""
+
+    def task(self, tenant: str, name: str, version: int | None) -> str:
+        """The model's task; NotFound or InvalidInput when the tenant cannot run it."""
+        manifest = self.builtins.get(name)
+        if manifest is not None:
+            if version not in (None, int(manifest["version"])):
+                raise NotFound(f"model {name!r} has no version {version}", param="version")
+            return str(manifest["task"])
+        model = self.catalog.resolve(Principal(tenant, "batch", "key", "", frozenset()), name)
+        number = version or model.default_version
+        if number is None:
+            raise InvalidInput(f"model {name!r} has no READY version yet", param="model")
+        status = self.catalog.version(model, number).status
+        if status != "READY":
+            raise InvalidInput(f"model {name!r} version {number} is {status}", param="version")
+        return model.task
+
+
+@dataclass(frozen=True)
+class JobLimits:
+    """What an upload may be and how long links live."""
+
+    max_input_bytes: int
+    link_seconds: int
+
+
+class JobService:
+    """Jobs of the caller's tenant."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        pages: JobPages,
+        files: JobFiles,
+        models: ModelCheck,
+        limits: JobLimits,
+    ) -> None:
+        self.store = store
+        self.pages = pages
+        self.files = files
+        self.models = models
+        self.limits = limits
+
+    def create(
+        self, caller: Principal, model: str, version: int | None, input_format: InputFormat
+    ) -> tuple[BatchJob, dict[str, Any]]:
+        """A job waiting for its input, and the presigned POST to upload it with."""
+        task = self.models.task(caller.tenant, model, version)
+        builtin = model in self.models.builtins
+        if input_format == "csv" and builtin and not task.startswith(TABULAR):
+            raise InvalidInput(
+                f"CSV input is for tabular models; {model!r} is {task}: use jsonl",
+                param="input_format",
+            )
+        job_id = new_job_id()
+        job = BatchJob(
+            id=job_id,
+            tenant=caller.tenant,
+            model=model,
+            version=version,
+            input_format=input_format,
+            status="UPLOADING",
+            created_at=now(),
+            input_key=upload_key(job_id, input_format),
+            output_key=f"{OUTPUTS}{job_id}.jsonl",
+        )
+        self.store.create(job)
+        upload = self.files.presign_upload(
+            job.input_key, self.limits.max_input_bytes, self.limits.link_seconds
+        )
+        return job, upload
+
+    def get(self, caller: Principal, job_id: str) -> BatchJob:
+        """The caller's job; NotFound for a missing job and for another tenant's."""
+        job = self.store.get(job_id) if job_id.startswith("batch_") else None
+        if job is None or job.tenant != caller.tenant:
+            raise NotFound(f"batch job {job_id!r} not found", param="id")
+        return job
+
+    def output_url(self, job: BatchJob) -> str | None:
+        """A presigned link to the output, once the job finished with one."""
+        if job.status not in ("SUCCEEDED", "PARTIALLY_FAILED", "FAILED") or not job.total_chunks:
+            return None
+        return self.files.presign_download(job.output_key, self.limits.link_seconds)
+
+    def page(
+        self, caller: Principal, limit: int, after: str | None
+    ) -> tuple[list[BatchJob], str | None]:
+        """The caller's jobs, newest first."""
+        try:
+            return self.pages.page(caller.tenant, limit, after)
+        except (ValueError, TypeError) as exc:
+            raise InvalidInput("'after' is not a cursor this API gave", param="after") from exc
+
+    def cancel(self, caller: Principal, job_id: str) -> BatchJob:
+        """Cancel a job that has not finished; Conflict for one that has."""
+        job = self.get(caller, job_id)
+        if not self.store.transition(
+            job.id, ACTIVE, {"status": "CANCELLED", "completed_at": now()}
+        ):
+            current = self.get(caller, job_id)
+            raise Conflict(f"batch job {job_id!r} is {current.status}; it cannot be cancelled")
+        return self.get(caller, job_id)

@@ -1,0 +1,151 @@
+"""The composition root: process-wide clients and services, made on first use.
+
+No web framework here: the plain handlers (S3, SQS) build what they need from this module
+too. Nothing is imported at module import that a function's layers may lack: the inference
+runtime and boto3 are imported inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from aiaas.batch.jobs import JobLimits, JobService, ModelCheck, builtin_models
+from aiaas.batch.pipeline import ChunkRunner, SplitConfig, Splitter
+from aiaas.domain.catalog import CatalogService
+from aiaas.repositories.batch_files import S3BatchFiles, SqsChunks
+from aiaas.repositories.jobs import DynamoJobs
+from aiaas.repositories.models import DynamoCatalog
+from aiaas.repositories.weights import S3Weights
+from aiaas.settings import get_settings
+
+if TYPE_CHECKING:
+    from aiaas.serving.catalog_models import RegisteredModels
+    from aiaas.serving.gpu import GpuBackend
+    from aiaas_runtime import ModelRegistry
+
+
+@lru_cache(maxsize=8)
+def aws_client(service: str) -> Any:
+    """A boto3 client, made on first use (never at import: moto must start first)."""
+    import boto3  # noqa: PLC0415 - only functions that talk to AWS pay for the import
+
+    return boto3.client(service)
+
+
+@lru_cache(maxsize=1)
+def catalog_service() -> CatalogService:
+    """The catalog on the models table and the weights bucket."""
+    s = get_settings()
+    return CatalogService(
+        DynamoCatalog(aws_client("dynamodb"), str(s.models_table)),
+        S3Weights(aws_client("s3"), str(s.weights_bucket)),
+        admin_tenants=s.admins,
+        max_upload_bytes=s.max_upload_bytes,
+    )
+
+
+@lru_cache(maxsize=1)
+def get_registry() -> ModelRegistry:
+    """The process-wide model registry: sessions survive warm invocations."""
+    from aiaas_runtime import ModelRegistry  # noqa: PLC0415 - InferenceLayer only
+
+    settings = get_settings()
+    return ModelRegistry(settings.models_dir, threads=settings.inference_threads)
+
+
+def is_builtin(name: str) -> bool:
+    """A model of the layer (public names cannot be taken by a tenant's model)."""
+    return name in get_registry().manifests()
+
+
+@lru_cache(maxsize=1)
+def gpu_backend() -> GpuBackend | None:
+    """Where ``gpu`` models run: the SageMaker endpoint, a local container app, or nowhere."""
+    s = get_settings()
+    if s.gpu_endpoint:
+        from aiaas.serving.gpu_client import SageMakerGpuBackend  # noqa: PLC0415
+
+        return SageMakerGpuBackend(aws_client("sagemaker-runtime"), s.gpu_endpoint)
+    if s.gpu_url:
+        from aiaas.serving.gpu_client import HttpGpuBackend  # noqa: PLC0415
+
+        return HttpGpuBackend(s.gpu_url, s.gpu_timeout_s)
+    return None
+
+
+@lru_cache(maxsize=1)
+def registered_models() -> RegisteredModels:
+    """Catalog models with weights from S3, made on first use (imports boto3 only then)."""
+    from aiaas.serving.catalog_models import RegisteredModels  # noqa: PLC0415
+    from aiaas.serving.weights_cache import WeightsCache  # noqa: PLC0415
+
+    s = get_settings()
+    s.require("models_table", "weights_bucket")
+    cache = WeightsCache(
+        S3Weights(aws_client("s3"), str(s.weights_bucket)),
+        s.weights_cache_dir,
+        s.weights_cache_bytes,
+    )
+    return RegisteredModels(
+        catalog_service(),
+        cache,
+        max_sessions=s.max_sessions,
+        max_session_bytes=s.max_session_bytes,
+        gpu=gpu_backend(),
+        threads=s.inference_threads,
+    )
+
+
+@lru_cache(maxsize=1)
+def job_store() -> DynamoJobs:
+    """Batch jobs on the jobs table."""
+    s = get_settings()
+    s.require("jobs_table")
+    return DynamoJobs(aws_client("dynamodb"), str(s.jobs_table))
+
+
+@lru_cache(maxsize=1)
+def batch_files() -> S3BatchFiles:
+    """The batch bucket."""
+    s = get_settings()
+    s.require("batch_bucket")
+    return S3BatchFiles(aws_client("s3"), str(s.batch_bucket))
+
+
+@lru_cache(maxsize=1)
+def model_check() -> ModelCheck:
+    """Which models a tenant may run in a batch job (the layer's, then the catalog's)."""
+    return ModelCheck(catalog_service(), builtin_models(get_settings().models_dir))
+
+
+@lru_cache(maxsize=1)
+def job_service() -> JobService:
+    """The jobs API's service."""
+    s = get_settings()
+    store = job_store()
+    limits = JobLimits(s.batch_max_input_bytes, s.batch_link_seconds)
+    return JobService(store, store, batch_files(), model_check(), limits)
+
+
+@lru_cache(maxsize=1)
+def splitter() -> Splitter:
+    """BatchSplitFunction's splitter."""
+    s = get_settings()
+    s.require("batch_queue_url")
+    config = SplitConfig(
+        s.batch_chunk_rows, s.batch_max_input_bytes, s.batch_max_line_bytes, s.batch_inbox_tenant
+    )
+    queue = SqsChunks(aws_client("sqs"), str(s.batch_queue_url))
+    return Splitter(job_store(), batch_files(), queue, config, model_check().problem)
+
+
+@lru_cache(maxsize=1)
+def chunk_runner() -> ChunkRunner:
+    """BatchFunction's chunk runner (imports the inference runtime)."""
+    from aiaas.batch.scoring import ModelScorer  # noqa: PLC0415 - InferenceLayer only
+
+    scorer = ModelScorer(get_registry(), registered_models)
+    return ChunkRunner(
+        job_store(), batch_files(), scorer, max_receives=get_settings().batch_max_receives
+    )
