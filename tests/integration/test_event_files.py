@@ -53,3 +53,19 @@ def test_s3_event_reaches_registration() -> None:
 def test_authorizer_event_is_decided() -> None:
     event = json.loads((ROOT / "events" / "authorizer-request.json").read_text())
     assert load_function("authorizer").handler(event, None) == {"isAuthorized": False}
+
+
+def test_s3_batch_events_reach_the_splitter() -> None:
+    split = load_function("batch_split").handler
+    upload = json.loads((ROOT / "events" / "s3-batch-upload.json").read_text())
+    key = "uploads/batch_0123456789abcdef01234567.jsonl"
+    assert split(upload, None) == {"outcomes": {key: "ignored: no job expects this upload"}}
+    inbox = json.loads((ROOT / "events" / "s3-batch-inbox.json").read_text())
+    outcome = split(inbox, None)["outcomes"]["inbox/iris-rf/2026-11-23/flowers.csv"]
+    assert "the input file is gone" in outcome  # the event names a file this moto lacks
+
+
+def test_sqs_batch_event_gets_a_partial_batch_response() -> None:
+    event = json.loads((ROOT / "events" / "sqs-batch-chunk.json").read_text())
+    response = load_function("batch").handler(event, None)
+    assert response == {"batchItemFailures": []}  # no such job: nothing to retry

@@ -34,6 +34,8 @@ LAYERS = {
         "argon2",
         "jwt",
         "email_validator",
+        "aws_lambda_powertools",
+        "jmespath",
     },
 }
 # Only in the development environment, never in a Lambda.
