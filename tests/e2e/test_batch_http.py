@@ -33,7 +33,24 @@ ROOT = Path(__file__).resolve().parents[2]
 MINILM, IRIS = "all-minilm-l6-v2", "iris-rf"
 FINISHED = {"SUCCEEDED", "PARTIALLY_FAILED", "FAILED", "CANCELLED"}
 IRIS_ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5]]
-WORDS = "the quick brown fox jumps over a lazy dog while rain falls on quiet city streets".split()
+WORDS = [
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "a",
+    "lazy",
+    "dog",
+    "while",
+    "rain",
+    "falls",
+    "on",
+    "quiet",
+    "city",
+    "streets",
+]
 
 
 @pytest.fixture(scope="module")
