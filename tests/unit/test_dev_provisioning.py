@@ -15,9 +15,9 @@ import pytest
 import yaml
 from moto import mock_aws
 
-from aiaas_dev.aws import provision_resources, provisioned_values
+from aiaas_dev.aws import provision_resources, provisioned_values, provisioning_order
 from aiaas_dev.cfn import TemplateError
-from aiaas_dev.provisioners import generate_secret_string
+from aiaas_dev.provisioners import generate_secret_string, redrive_policy
 from aiaas_dev.template import Template, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -149,7 +149,7 @@ EXTRA_RESOURCES = {
                 "NotificationConfiguration": {"QueueConfigurations": []},
             },
         },
-        "Queue": {"Type": "AWS::SQS::Queue"},
+        "Stream": {"Type": "AWS::Kinesis::Stream"},
     }
 }
 
@@ -173,7 +173,7 @@ def test_provisioned_table_stream_lsi_plain_secret_named_bucket(
     assert values["Named"] == "named-bucket"
     assert values["Named.Arn"] == "arn:aws:s3:::named-bucket"
     assert "Named: NotificationConfiguration is not applied locally" in caplog.text
-    assert "not created locally: Queue (AWS::SQS::Queue)" in caplog.text
+    assert "not created locally: Stream (AWS::Kinesis::Stream)" in caplog.text
 
 
 def test_bad_resource_is_a_template_error(session: Any, tmp_path: Path) -> None:
@@ -217,3 +217,166 @@ def test_generate_secret_string_impossible_options() -> None:
         generate_secret_string(nothing)
     with pytest.raises(ValueError, match="shorter than"):
         generate_secret_string({"PasswordLength": 2})
+
+
+QUEUES_TEMPLATE = """
+Parameters:
+  MaxReceives: { Type: Number, Default: 4 }
+  WithGpu: { Type: String, Default: "false" }
+Conditions:
+  GpuEnabled: !Equals [!Ref WithGpu, "true"]
+Resources:
+  Work:  # declared before its dead-letter queue
+    Type: AWS::SQS::Queue
+    Properties:
+      VisibilityTimeout: 1800
+      MessageRetentionPeriod: 345600
+      DelaySeconds: 0
+      SqsManagedSseEnabled: true
+      RedrivePolicy:
+        deadLetterTargetArn: !GetAtt Dead.Arn
+        maxReceiveCount: !Ref MaxReceives
+  Dead:
+    Type: AWS::SQS::Queue
+    Properties: { MessageRetentionPeriod: 1209600, SqsManagedSseEnabled: true }
+  Ordered:
+    Type: AWS::SQS::Queue
+    Properties: { FifoQueue: true, ContentBasedDeduplication: true, Tags: [{Key: k, Value: v}] }
+  Named:
+    Type: AWS::SQS::Queue
+    Properties: { QueueName: !Sub "${AWS::StackName}-named" }
+  DeadAlarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties: { MetricName: X, Dimensions: [{ Name: Q, Value: !GetAtt Dead.QueueName }] }
+  Role: { Type: AWS::IAM::Role }
+  Topic: { Type: AWS::SNS::Topic, Condition: GpuEnabled }
+  GpuModel: { Type: AWS::SageMaker::Model, Condition: GpuEnabled }
+  GpuConfig: { Type: AWS::SageMaker::EndpointConfig, Condition: GpuEnabled }
+  GpuEndpoint:
+    Type: AWS::SageMaker::Endpoint
+    Condition: GpuEnabled
+    Properties: { EndpointConfigName: !GetAtt GpuConfig.EndpointConfigName }
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: app/
+      Handler: app.handler
+      Runtime: python3.12
+      Environment:
+        Variables:
+          QUEUE_URL: !Ref Work
+          QUEUE_ARN: !GetAtt Work.Arn
+          QUEUE_NAME: !GetAtt Work.QueueName
+          ORDERED_URL: !GetAtt Ordered.QueueUrl
+          ENDPOINT: !If [GpuEnabled, !GetAtt GpuEndpoint.EndpointName, ""]
+          GPU_ONLY: !If [GpuEnabled, "yes", !Ref AWS::NoValue]
+"""
+QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/"
+
+
+def test_queues_dead_letter_first_and_not_emulated_types_quietly(
+    session: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "template.yaml"
+    path.write_text(QUEUES_TEMPLATE)
+    template = load_template(path)
+
+    with caplog.at_level(logging.WARNING, logger="aiaas_dev"):
+        created = provision_resources(template, session)
+
+    assert caplog.text == ""  # SSE ignored; alarm, role, false-condition resources left out
+    assert [done.logical_id for done in created] == ["Dead", "Work", "Ordered", "Named"]
+    sqs = session.client("sqs")
+    work = sqs.get_queue_attributes(QueueUrl=f"{QUEUE_URL}aiaas-local-Work", AttributeNames=["All"])
+    assert json.loads(work["Attributes"]["RedrivePolicy"]) == {
+        "deadLetterTargetArn": "arn:aws:sqs:us-east-1:123456789012:aiaas-local-Dead",
+        "maxReceiveCount": 4,  # !Ref MaxReceives, its Default
+    }
+    assert work["Attributes"]["VisibilityTimeout"] == "1800"
+    assert work["Attributes"]["MessageRetentionPeriod"] == "345600"
+    ordered_url = f"{QUEUE_URL}aiaas-local-Ordered.fifo"
+    ordered = sqs.get_queue_attributes(QueueUrl=ordered_url, AttributeNames=["All"])
+    assert ordered["Attributes"]["ContentBasedDeduplication"] == "true"
+    assert sqs.list_queue_tags(QueueUrl=ordered_url)["Tags"] == {"k": "v"}
+    assert created[3].name == "aiaas-local-named"
+    assert "DLQ aiaas-local-Dead after 4 receives" in created[1].describe()
+    assert "FIFO" in created[2].describe()
+
+
+def test_queue_values_before_and_after_moto(session: Any, tmp_path: Path) -> None:
+    path = tmp_path / "template.yaml"
+    path.write_text(QUEUES_TEMPLATE)
+    before = load_template(path)
+
+    after = provisioned(before, session)
+
+    expected = {
+        "QUEUE_URL": f"{QUEUE_URL}aiaas-local-Work",
+        "QUEUE_ARN": "arn:aws:sqs:us-east-1:123456789012:aiaas-local-Work",
+        "QUEUE_NAME": "aiaas-local-Work",
+        "ORDERED_URL": f"{QUEUE_URL}aiaas-local-Ordered.fifo",
+        "ENDPOINT": "",  # !If on a false condition: the other branch, never resolved
+    }  # GPU_ONLY: !Ref AWS::NoValue leaves the variable out
+    assert before.functions["Fn"].environment == expected
+    assert after.functions["Fn"].environment == expected  # moto's in-process URLs match
+    assert "GpuEndpoint" not in before.document["Resources"]
+
+
+def test_true_condition_keeps_the_resources(tmp_path: Path) -> None:
+    path = tmp_path / "template.yaml"
+    path.write_text(QUEUES_TEMPLATE.replace("!GetAtt GpuEndpoint.EndpointName", "!Ref GpuEndpoint"))
+
+    template = load_template(path, parameters={"WithGpu": "true"})
+
+    assert {"Topic", "GpuEndpoint"} <= template.document["Resources"].keys()
+    assert template.functions["Fn"].environment["ENDPOINT"] == "GpuEndpoint"  # not emulated
+    assert template.functions["Fn"].environment["GPU_ONLY"] == "yes"
+
+
+def test_provisioning_order_follows_references() -> None:
+    resources = {
+        "Fn": {"Type": "AWS::Serverless::Function", "Properties": {"X": {"Ref": "Late"}}},
+        "Early": {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {"Tag": {"Fn::Sub": "${Late.Arn}-${!Literal}"}},
+            "DependsOn": "Table",
+        },
+        "Late": {"Type": "AWS::SQS::Queue"},
+        "Table": {"Type": "AWS::DynamoDB::Table"},
+    }
+
+    assert provisioning_order(resources) == ["Fn", "Late", "Table", "Early"]
+    resources["Late"]["Properties"] = {"P": {"Fn::GetAtt": ["Early", "Arn"]}}
+    with pytest.raises(TemplateError, match="circular dependency: Early -> Late -> Early"):
+        provisioning_order(resources)
+
+
+def test_redrive_policy_forms() -> None:
+    as_json = '{"deadLetterTargetArn": "arn:q", "maxReceiveCount": "5"}'
+
+    assert json.loads(redrive_policy(as_json)) == {
+        "deadLetterTargetArn": "arn:q",
+        "maxReceiveCount": 5,
+    }
+    with pytest.raises(KeyError):
+        redrive_policy({"deadLetterTargetArn": "arn:q"})
+
+
+def test_missing_dead_letter_queue_is_a_template_error(session: Any, tmp_path: Path) -> None:
+    path = tmp_path / "template.yaml"
+    policy = {
+        "deadLetterTargetArn": "arn:aws:sqs:us-east-1:123456789012:nowhere",
+        "maxReceiveCount": 2,
+    }
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "Resources": {
+                    "Q": {"Type": "AWS::SQS::Queue", "Properties": {"RedrivePolicy": policy}}
+                }
+            }
+        )
+    )
+
+    with pytest.raises(TemplateError, match=r"Q \(AWS::SQS::Queue\)"):
+        provision_resources(load_template(path), session)

@@ -16,8 +16,9 @@ from moto import mock_aws
 from aiaas_dev.aws import provision_resources
 from aiaas_dev.cfn import TemplateError
 from aiaas_dev.invoker import InvocationError
+from aiaas_dev.pollers import stop_pollers
 from aiaas_dev.s3_events import S3EventSource, notification_configuration, queue_configuration
-from aiaas_dev.s3_poller import S3EventPoller, s3_event, start_s3_event_sources, stop_pollers
+from aiaas_dev.s3_poller import S3EventPoller, s3_event, start_s3_event_sources
 from aiaas_dev.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]

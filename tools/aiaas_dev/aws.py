@@ -7,12 +7,18 @@ a boto3 client reads its endpoint and credentials when it is created.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from aiaas_dev.cfn import PSEUDO_PARAMETERS, Resolver, TemplateError
-from aiaas_dev.provisioners import Provisioned, create_bucket, create_secret, create_table
-from aiaas_dev.resources import BUCKET_TYPE, SECRET_TYPE, TABLE_TYPE, physical_name
+from aiaas_dev.cfn import PSEUDO_PARAMETERS, TemplateError, references
+from aiaas_dev.provisioners import (
+    Provisioned,
+    create_bucket,
+    create_queue,
+    create_secret,
+    create_table,
+)
+from aiaas_dev.resources import BUCKET_TYPE, QUEUE_TYPE, SECRET_TYPE, TABLE_TYPE, physical_name
 from aiaas_dev.template import Template
 
 logger = logging.getLogger(__name__)
@@ -26,14 +32,22 @@ PROVISIONERS: dict[str, Provisioner] = {
     TABLE_TYPE: create_table,
     SECRET_TYPE: create_secret,
     BUCKET_TYPE: create_bucket,
+    QUEUE_TYPE: create_queue,
 }
 
-# Resource types that need nothing in moto to serve the API locally.
+# Resource types that need nothing in moto to serve the API locally (or that the local stack
+# does not emulate: alarms, topics, roles, SageMaker endpoints); left out without a warning.
 _LOCAL_ONLY_TYPES = frozenset(
     {
         "AWS::Serverless::Function",
         "AWS::Serverless::HttpApi",
         "AWS::Serverless::LayerVersion",
+        "AWS::CloudWatch::Alarm",
+        "AWS::SNS::Topic",
+        "AWS::IAM::Role",
+        "AWS::SageMaker::Model",
+        "AWS::SageMaker::EndpointConfig",
+        "AWS::SageMaker::Endpoint",
     }
 )
 
@@ -99,8 +113,51 @@ class MotoServer:
             self._server = None
 
 
+def provisioning_order(resources: Mapping[str, Any]) -> list[str]:
+    """The logical IDs in template order, except that a resource moto creates comes after the
+    ones it refers to (a queue after its dead-letter queue).
+
+    Only references between resources of `PROVISIONERS` types count (``Ref``, ``Fn::GetAtt``,
+    ``Fn::Sub``, ``DependsOn``): SAM resources may refer to each other in a circle.
+
+    Args:
+        resources: The template's ``Resources``.
+
+    Returns:
+        Every logical ID once.
+
+    Raises:
+        TemplateError: Created resources refer to each other in a circle.
+    """
+    created = [key for key, resource in resources.items() if resource.get("Type") in PROVISIONERS]
+    needs = {key: _dependencies(resources[key], created) - {key} for key in created}
+    ordered: dict[str, None] = {}  # an ordered set
+
+    def visit(logical_id: str, chain: tuple[str, ...]) -> None:
+        if logical_id in chain:
+            raise TemplateError(f"circular dependency: {' -> '.join((*chain, logical_id))}")
+        for other in created:
+            if other in needs.get(logical_id, ()) and other not in ordered:
+                visit(other, (*chain, logical_id))
+        ordered[logical_id] = None
+
+    for logical_id in resources:
+        if logical_id not in ordered:
+            visit(logical_id, ())
+    return list(ordered)
+
+
+def _dependencies(resource: Mapping[str, Any], candidates: list[str]) -> set[str]:
+    depends_on = resource.get("DependsOn") or []
+    named = {depends_on} if isinstance(depends_on, str) else set(depends_on)
+    return (references(resource.get("Properties") or {}) | named) & set(candidates)
+
+
 def provision_resources(template: Template, session: Any) -> list[Provisioned]:
-    """Create the template's AWS resources in moto, through `PROVISIONERS`, in template order.
+    """Create the template's AWS resources in moto, through `PROVISIONERS`.
+
+    Resources are created in template order, each after those it refers to
+    (`provisioning_order`).
 
     Args:
         template: The parsed template (its resolver gives resources their local names).
@@ -116,8 +173,10 @@ def provision_resources(template: Template, session: Any) -> list[Provisioned]:
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415  # only with moto
 
     created: list[Provisioned] = []
-    resolver = Resolver(template.resolver.values)
-    for logical_id, resource in (template.document.get("Resources") or {}).items():
+    resolver = template.resolver.with_values({})
+    resources = template.document.get("Resources") or {}
+    for logical_id in provisioning_order(resources):
+        resource = resources[logical_id]
         kind = resource.get("Type", "")
         provisioner = PROVISIONERS.get(kind)
         if provisioner is None:

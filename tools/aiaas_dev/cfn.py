@@ -3,7 +3,8 @@
 The loader turns every short tag into the long JSON form CloudFormation itself uses
 (``!Ref X`` -> ``{"Ref": "X"}``, ``!GetAtt A.B`` -> ``{"Fn::GetAtt": ["A", "B"]}``). The
 resolver turns the few intrinsics a local stack needs into plain strings, from a map of known
-values (parameter defaults, pseudo parameters, local names of resources, overrides).
+values (parameter defaults, pseudo parameters, local names of resources, overrides) and the
+template's evaluated conditions (``Fn::If``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,17 @@ PSEUDO_PARAMETERS: dict[str, str] = {
 }
 
 _SUB_VARIABLE = re.compile(r"\$\{([^}]+)\}")
+NO_VALUE_NAME = "AWS::NoValue"
+
+
+class _NoValue:
+    """What ``!Ref AWS::NoValue`` resolves to: the property or list item is left out."""
+
+    def __repr__(self) -> str:
+        return NO_VALUE_NAME
+
+
+NO_VALUE = _NoValue()
 
 
 class TemplateError(Exception):
@@ -91,17 +103,37 @@ class Resolver:
     """Resolves intrinsic functions to strings from a map of known names.
 
     ``Ref`` looks a name up in ``values`` (parameters, pseudo parameters, resources);
-    ``Fn::GetAtt`` looks up ``"Logical.Attribute"``; ``Fn::Sub``, ``Fn::Join`` and
-    ``Fn::Select`` are evaluated. Anything else raises `TemplateError`.
+    ``Fn::GetAtt`` looks up ``"Logical.Attribute"``; ``Fn::Sub``, ``Fn::Join``,
+    ``Fn::Select`` and ``Fn::If`` (only the branch taken) are evaluated; ``!Ref
+    AWS::NoValue`` leaves its property or list item out. Anything else raises `TemplateError`.
     """
 
-    def __init__(self, values: Mapping[str, str]) -> None:
+    def __init__(
+        self, values: Mapping[str, str], conditions: Mapping[str, bool] | None = None
+    ) -> None:
         """Create a resolver.
 
         Args:
             values: Known values: ``Ref`` names and ``Logical.Attribute`` keys.
+            conditions: The template's conditions, evaluated (`aiaas_dev.conditions`).
         """
         self.values = dict(values)
+        self.conditions = dict(conditions or {})
+
+    def with_values(self, values: Mapping[str, str]) -> Resolver:
+        """A resolver that also knows ``values`` (over its own), with the same conditions."""
+        return Resolver({**self.values, **values}, self.conditions)
+
+    def condition(self, name: Any) -> bool:
+        """The value of one of the template's conditions.
+
+        Raises:
+            TemplateError: The template declares no such condition.
+        """
+        key = _scalar(name)
+        if key not in self.conditions:
+            raise TemplateError(f"no condition {key!r} in the template")
+        return self.conditions[key]
 
     def resolve(self, value: Any) -> Any:
         """Resolve every intrinsic inside ``value`` (dicts and lists are walked).
@@ -110,20 +142,22 @@ class Resolver:
             value: A template value.
 
         Returns:
-            The value with intrinsics replaced by strings.
+            The value with intrinsics replaced by strings; `NO_VALUE` for ``!Ref
+            AWS::NoValue`` (inside a dict or list the item is left out).
 
         Raises:
             TemplateError: An intrinsic is unknown or names something without a local value.
         """
         if isinstance(value, list):
-            return [self.resolve(item) for item in value]
+            return [item for item in map(self.resolve, value) if item is not NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
             ((name, argument),) = value.items()
             if name == "Ref" or name.startswith("Fn::"):
                 return self._intrinsic(name, argument)
-        return {key: self.resolve(item) for key, item in value.items()}
+        resolved = {key: self.resolve(item) for key, item in value.items()}
+        return {key: item for key, item in resolved.items() if item is not NO_VALUE}
 
     def resolve_str(self, value: Any) -> str:
         """Resolve ``value`` and render it as a string (see `resolve`)."""
@@ -131,12 +165,19 @@ class Resolver:
 
     def _intrinsic(self, name: str, argument: Any) -> Any:
         if name == "Ref":
-            return self._lookup(_scalar(argument))
+            key = _scalar(argument)
+            return NO_VALUE if key == NO_VALUE_NAME else self._lookup(key)
         if name == "Fn::GetAtt":
             logical, attribute = argument if isinstance(argument, list) else (argument, "")
             return self._lookup(f"{logical}.{self.resolve_str(attribute)}")
         if name == "Fn::Sub":
             return self._sub(argument)
+        if name == "Fn::If":
+            condition, if_true, if_false = argument
+            return self.resolve(if_true if self.condition(condition) else if_false)
+        return self._list_intrinsic(name, argument)
+
+    def _list_intrinsic(self, name: str, argument: Any) -> Any:
         if name == "Fn::Join":
             delimiter, items = argument
             return _scalar(delimiter).join(_scalar(item) for item in self.resolve(items))
@@ -164,3 +205,32 @@ class Resolver:
             return self._lookup(key)
 
         return _SUB_VARIABLE.sub(replace, _scalar(text))
+
+
+def references(value: Any) -> set[str]:
+    """The names a template value refers to: ``Ref``, ``Fn::GetAtt`` and ``Fn::Sub`` targets.
+
+    Args:
+        value: A template value (dicts and lists are walked).
+
+    Returns:
+        Logical IDs and parameter names (``${X.Attr}`` gives ``X``; ``${!X}`` and the
+        ``Fn::Sub`` variables given with it nothing).
+    """
+    if isinstance(value, list):
+        return {name for item in value for name in references(item)}
+    if not isinstance(value, dict):
+        return set()
+    names = {name for item in value.values() for name in references(item)}
+    if isinstance(value.get("Ref"), str):
+        names.add(value["Ref"])
+    target = value.get("Fn::GetAtt")
+    if isinstance(target, list) and target and isinstance(target[0], str):
+        names.add(target[0])
+    sub = value.get("Fn::Sub")
+    text, local = (sub[0], sub[1]) if isinstance(sub, list) and len(sub) == 2 else (sub, {})
+    if isinstance(text, str):
+        found = (match.group(1) for match in _SUB_VARIABLE.finditer(text))
+        keys = (key for key in found if not key.startswith("!") and key not in local)
+        names.update(key.split(".", 1)[0] for key in keys)
+    return names

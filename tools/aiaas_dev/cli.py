@@ -23,6 +23,7 @@ from aiaas_dev.events import (
     with_authorizer_context,
 )
 from aiaas_dev.routes import Route, RouteTable
+from aiaas_dev.sqs_poller import RETRY_DELAY_S
 from aiaas_dev.stack import LocalStack
 from aiaas_dev.template import Template, load_template
 
@@ -153,11 +154,7 @@ def _banner(stack: LocalStack, args: argparse.Namespace) -> str:
     ]
     if stack.provisioned:
         lines += ["Created in moto:", *(f"  {p.describe()}" for p in stack.provisioned), ""]
-    if stack.s3_pollers:
-        sources = [f"  {poller.source.describe()}" for poller in stack.s3_pollers]
-        lines += ["S3 event sources (via SQS in moto, 3 attempts each):", *sources, ""]
-    elif stack.template.s3_events:
-        lines += ["S3 event sources are not served without moto.", ""]
+    lines += _event_source_lines(stack)
     lines += [
         "All functions share this process and its environment; each runs one request at a time.",
         "Try:",
@@ -166,6 +163,24 @@ def _banner(stack: LocalStack, args: argparse.Namespace) -> str:
     lines += [f"  {curl}" for curl in example]
     lines += ["Ctrl+C to stop."]
     return "\n".join(lines)
+
+
+def _event_source_lines(stack: LocalStack) -> list[str]:
+    """The banner's S3 and SQS event sources (or why they are not served)."""
+    lines: list[str] = []
+    if stack.s3_pollers:
+        sources = [f"  {poller.source.describe()}" for poller in stack.s3_pollers]
+        lines += ["S3 event sources (via SQS in moto, 3 attempts each):", *sources, ""]
+    elif stack.template.s3_events:
+        lines += ["S3 event sources are not served without moto.", ""]
+    if stack.moto is not None and stack.template.sqs_events:
+        sources = [f"  {source.describe()}" for source in stack.template.sqs_events]
+        retry = f"failed messages back after {RETRY_DELAY_S:g} s"
+        lines += [f"SQS event sources (queues in moto; {retry}):"]
+        lines += [*sources, ""]
+    elif stack.template.sqs_events:
+        lines += ["SQS event sources are not served without moto.", ""]
+    return lines
 
 
 def _serve(template: Template, args: argparse.Namespace) -> int:

@@ -1,10 +1,11 @@
-"""Create a template's resources in moto: DynamoDB tables, Secrets Manager secrets, S3 buckets.
+"""Create a template's resources in moto: DynamoDB tables, Secrets Manager secrets, S3 buckets,
+SQS queues.
 
 Each provisioner takes the resource's logical ID, its local name (`physical_name`), its
 resolved properties and a boto3 session bound to moto, and returns what ``Ref`` and
 ``Fn::GetAtt`` give for the resource as created (a secret's ``Ref`` is the ARN moto made).
 Properties that change nothing locally (point-in-time recovery, encryption, deletion
-protection) are ignored.
+protection, a queue's server-side encryption) are ignored.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiaas_dev.resources import bucket_values, secret_values, table_values
+from aiaas_dev.resources import QUEUE_TYPE, bucket_values, queue_values, secret_values, table_values
 
 logger = logging.getLogger(__name__)
 
@@ -214,3 +215,85 @@ def create_bucket(logical_id: str, name: str, props: dict[str, Any], session: An
     return Provisioned(
         logical_id, "AWS::S3::Bucket", name, bucket_values(logical_id, name), tuple(details)
     )
+
+
+# Queue properties moto takes as they are, as queue attributes (values as strings).
+QUEUE_ATTRIBUTES = frozenset(
+    {
+        "ContentBasedDeduplication",
+        "DeduplicationScope",
+        "DelaySeconds",
+        "FifoQueue",
+        "FifoThroughputLimit",
+        "MaximumMessageSize",
+        "MessageRetentionPeriod",
+        "ReceiveMessageWaitTimeSeconds",
+        "VisibilityTimeout",
+    }
+)
+_IGNORED_QUEUE_SETTINGS = frozenset(
+    {
+        "QueueName",
+        "SqsManagedSseEnabled",
+        "KmsMasterKeyId",
+        "KmsDataKeyReusePeriodSeconds",
+        "RedriveAllowPolicy",
+        "Tags",
+    }
+)
+
+
+def redrive_policy(policy: Any) -> str:
+    """A queue's ``RedrivePolicy`` as SQS takes it (an object in the template, or its JSON).
+
+    Returns:
+        JSON with ``deadLetterTargetArn`` and ``maxReceiveCount`` (an integer).
+
+    Raises:
+        KeyError: A key is missing.
+        ValueError: ``maxReceiveCount`` is not an integer, or the JSON is not JSON.
+    """
+    document = json.loads(policy) if isinstance(policy, str) else policy
+    return json.dumps(
+        {
+            "deadLetterTargetArn": str(document["deadLetterTargetArn"]),
+            "maxReceiveCount": int(document["maxReceiveCount"]),
+        }
+    )
+
+
+def queue_attributes(logical_id: str, props: Mapping[str, Any]) -> dict[str, str]:
+    """``CreateQueue`` attributes from ``AWS::SQS::Queue`` properties (others: a warning)."""
+    attributes: dict[str, str] = {}
+    for key, value in props.items():
+        if key in QUEUE_ATTRIBUTES:
+            attributes[key] = str(value).lower() if isinstance(value, bool) else str(value)
+        elif key == "RedrivePolicy":
+            attributes[key] = redrive_policy(value)
+        elif key not in _IGNORED_QUEUE_SETTINGS:
+            logger.warning("%s: %s is not applied locally", logical_id, key)
+    if attributes.get("FifoQueue", "").lower() == "false":
+        del attributes["FifoQueue"]  # SQS takes FifoQueue only on FIFO queues
+    return attributes
+
+
+def _queue_details(attributes: Mapping[str, str]) -> tuple[str, ...]:
+    details = ["FIFO"] if attributes.get("FifoQueue", "").lower() == "true" else []
+    if "VisibilityTimeout" in attributes:
+        details.append(f"visibility {attributes['VisibilityTimeout']} s")
+    if "RedrivePolicy" in attributes:
+        policy = json.loads(attributes["RedrivePolicy"])
+        dlq = str(policy["deadLetterTargetArn"]).rpartition(":")[2]
+        details.append(f"DLQ {dlq} after {policy['maxReceiveCount']} receives")
+    return tuple(details)
+
+
+def create_queue(logical_id: str, name: str, props: dict[str, Any], session: Any) -> Provisioned:
+    """Create an ``AWS::SQS::Queue`` (its dead-letter queue, if any, exists already)."""
+    attributes = queue_attributes(logical_id, props)
+    request: dict[str, Any] = {"QueueName": name, "Attributes": attributes}
+    if props.get("Tags"):
+        request["tags"] = {str(tag["Key"]): str(tag["Value"]) for tag in props["Tags"]}
+    url = session.client("sqs").create_queue(**request)["QueueUrl"]
+    values = queue_values(logical_id, name, url)
+    return Provisioned(logical_id, QUEUE_TYPE, name, values, _queue_details(attributes))

@@ -2,8 +2,9 @@
 
 Before moto runs (``event``, ``--no-moto``) every resource has a predictable local value: a
 table or bucket its name, a function its name, a secret a partial ARN without the random
-suffix. Once moto has created a resource, its provisioner returns the real values (a secret's
-ARN as moto made it) and the functions' environments are resolved again with them.
+suffix, a queue its URL as SQS writes it. Once moto has created a resource, its provisioner
+returns the real values (a secret's ARN as moto made it, a queue's URL on moto's endpoint) and
+the functions' environments are resolved again with them.
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ FUNCTION_TYPE = "AWS::Serverless::Function"
 TABLE_TYPE = "AWS::DynamoDB::Table"
 SECRET_TYPE = "AWS::SecretsManager::Secret"  # noqa: S105  # a type name, not a secret
 BUCKET_TYPE = "AWS::S3::Bucket"
+QUEUE_TYPE = "AWS::SQS::Queue"
 
 REGION = PSEUDO_PARAMETERS["AWS::Region"]
 ACCOUNT_ID = PSEUDO_PARAMETERS["AWS::AccountId"]
 STACK_NAME = PSEUDO_PARAMETERS["AWS::StackName"]
 MAX_BUCKET_NAME = 63
+MAX_QUEUE_NAME = 80  # ".fifo" included
+FIFO_SUFFIX = ".fifo"
 
 # The property that names a resource of each type (absent: CloudFormation makes a name up).
 _NAME_PROPERTIES = {
@@ -29,6 +33,7 @@ _NAME_PROPERTIES = {
     TABLE_TYPE: "TableName",
     SECRET_TYPE: "Name",
     BUCKET_TYPE: "BucketName",
+    QUEUE_TYPE: "QueueName",
 }
 
 
@@ -42,7 +47,8 @@ def physical_name(logical_id: str, resource: Mapping[str, Any], resolver: Resolv
 
     Returns:
         The name property if set; else the logical ID, or for a bucket
-        ``<stack name>-<logical id, lower case>`` (bucket names must be lower case).
+        ``<stack name>-<logical id, lower case>`` (bucket names must be lower case), for a
+        queue ``<stack name>-<logical id>`` (``.fifo`` added for a FIFO queue).
     """
     kind = str(resource.get("Type", ""))
     properties = resource.get("Properties") or {}
@@ -51,6 +57,10 @@ def physical_name(logical_id: str, resource: Mapping[str, Any], resolver: Resolv
         return resolver.resolve_str(properties[prop])
     if kind == BUCKET_TYPE:
         return f"{STACK_NAME}-{logical_id.lower()}"[:MAX_BUCKET_NAME]
+    if kind == QUEUE_TYPE:
+        fifo = resolver.resolve_str(properties.get("FifoQueue", False)).lower() == "true"
+        suffix = FIFO_SUFFIX if fifo else ""
+        return f"{STACK_NAME}-{logical_id}"[: MAX_QUEUE_NAME - len(suffix)] + suffix
     return logical_id
 
 
@@ -79,6 +89,28 @@ def bucket_values(logical_id: str, name: str) -> dict[str, str]:
     }
 
 
+def queue_values(logical_id: str, name: str, url: str | None = None) -> dict[str, str]:
+    """``Ref`` (the URL), ``Arn``, ``QueueName`` and ``QueueUrl`` of an SQS queue.
+
+    Args:
+        logical_id: The queue's logical ID.
+        name: Its name.
+        url: Its URL as moto made it; the URL SQS would give it if not known yet.
+    """
+    url = url or f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/{name}"
+    return {
+        logical_id: url,
+        f"{logical_id}.Arn": queue_arn(name),
+        f"{logical_id}.QueueName": name,
+        f"{logical_id}.QueueUrl": url,
+    }
+
+
+def queue_arn(name: str) -> str:
+    """The ARN of an SQS queue in the local account and region."""
+    return f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"
+
+
 def local_values(resources: Mapping[str, Any], resolver: Resolver) -> dict[str, str]:
     """``Ref`` and ``Fn::GetAtt`` values of every resource before anything is created.
 
@@ -87,7 +119,8 @@ def local_values(resources: Mapping[str, Any], resolver: Resolver) -> dict[str, 
         resolver: Resolves name properties (parameters and pseudo parameters).
 
     Returns:
-        ``{"Table": "name", "Table.Arn": "arn:...", "Secret": "arn:...:secret:name", ...}``;
+        ``{"Table": "name", "Table.Arn": "arn:...", "Secret": "arn:...:secret:name",
+        "Queue": "https://sqs...", ...}``;
         resources of other types are known by their logical ID.
     """
     values: dict[str, str] = {}
@@ -101,6 +134,8 @@ def local_values(resources: Mapping[str, Any], resolver: Resolver) -> dict[str, 
             values.update(secret_values(logical_id, arn))
         elif kind == BUCKET_TYPE:
             values.update(bucket_values(logical_id, name))
+        elif kind == QUEUE_TYPE:
+            values.update(queue_values(logical_id, name))
         elif kind == FUNCTION_TYPE:
             values[logical_id] = name
             values[f"{logical_id}.Arn"] = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"

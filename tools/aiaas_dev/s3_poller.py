@@ -16,12 +16,12 @@ import json
 import logging
 import math
 import threading
-import time
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from aiaas_dev.invoker import FunctionWorker, InvocationError
+from aiaas_dev.pollers import STOP_TIMEOUT_S, queue_is_idle, wait_until
 from aiaas_dev.resources import ACCOUNT_ID
 from aiaas_dev.s3_events import S3EventSource, decode_key, encode_key, notification_configuration
 
@@ -30,7 +30,6 @@ logger = logging.getLogger(__name__)
 ASYNC_ATTEMPTS = 3  # Lambda's asynchronous invoke: the first try and two retries
 RETRY_DELAY_S = 0.1  # Lambda waits a minute, then two; locally there is no reason to
 WAIT_TIME_S = 1  # SQS long polling (an empty poll takes 1-2 s in moto)
-STOP_TIMEOUT_S = 5.0
 _sequencer = itertools.count(0x0055AED6DCD90281E5)
 
 
@@ -133,6 +132,10 @@ class S3EventPoller:
         if wait and self._thread.is_alive():
             self._thread.join(timeout_s)
 
+    def idle(self) -> bool:
+        """Whether the queue holds no notification, visible or in flight."""
+        return queue_is_idle(self.sqs, self.queue_url)
+
     def wait_idle(self, timeout_s: float = 10.0) -> bool:
         """Wait until the queue holds no message, visible or in flight.
 
@@ -145,17 +148,7 @@ class S3EventPoller:
         Returns:
             Whether the queue emptied in time.
         """
-        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-        deadline = time.monotonic() + timeout_s
-        while True:
-            attributes = self.sqs.get_queue_attributes(
-                QueueUrl=self.queue_url, AttributeNames=names
-            )["Attributes"]
-            if all(int(attributes[name]) == 0 for name in names):
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.02)
+        return wait_until(self.idle, timeout_s)
 
     def _run(self) -> None:
         visibility_s = math.ceil(self.attempts * (self.worker.spec.timeout_s + 1)) + 30
@@ -253,12 +246,3 @@ def start_s3_event_sources(
     for poller in pollers:
         poller.start()
     return pollers
-
-
-def stop_pollers(pollers: Iterable[S3EventPoller]) -> None:
-    """Stop pollers together (each may be in a long poll), then wait for them."""
-    pollers = list(pollers)
-    for poller in pollers:
-        poller.stop(wait=False)
-    for poller in pollers:
-        poller.stop()

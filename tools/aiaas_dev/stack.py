@@ -1,4 +1,5 @@
-"""The local stack: moto, the functions' environment, their workers and the HTTP server.
+"""The local stack: moto, the functions' environment, their workers, the HTTP server and the
+event source pollers (S3 and SQS).
 
 Start order matters: moto and ``os.environ`` first, then the handlers are imported (each in its
 function's worker thread), then the server binds. All functions share this one process, so
@@ -16,10 +17,12 @@ from collections.abc import Iterable, Mapping
 from aiaas_dev.authorizer import Authorizer
 from aiaas_dev.aws import MotoServer, aws_environment, provision_resources, provisioned_values
 from aiaas_dev.invoker import FunctionWorker
+from aiaas_dev.pollers import EventPoller, stop_pollers, wait_all_idle
 from aiaas_dev.provisioners import Provisioned
 from aiaas_dev.routes import RouteTable
-from aiaas_dev.s3_poller import S3EventPoller, start_s3_event_sources, stop_pollers
+from aiaas_dev.s3_poller import S3EventPoller, start_s3_event_sources
 from aiaas_dev.server import Gateway, GatewayHTTPServer
+from aiaas_dev.sqs_poller import SQSEventPoller, start_sqs_event_sources
 from aiaas_dev.template import FunctionSpec, Template
 
 logger = logging.getLogger(__name__)
@@ -78,6 +81,7 @@ class LocalStack:
         self.workers: dict[str, FunctionWorker] = {}
         self.provisioned: list[Provisioned] = []
         self.s3_pollers: list[S3EventPoller] = []
+        self.sqs_pollers: list[SQSEventPoller] = []
         self._httpd: GatewayHTTPServer | None = None
 
     @property
@@ -114,7 +118,7 @@ class LocalStack:
             name: Authorizer(spec, self.workers[spec.function])
             for name, spec in self.template.authorizers.items()
         }
-        self._start_s3_event_sources()
+        self._start_event_sources()
         gateway = Gateway(self.table, self.workers, authorizers)
         self._httpd = GatewayHTTPServer((self.host, self.port), gateway)
         threading.Thread(
@@ -133,30 +137,60 @@ class LocalStack:
         """
         return all([poller.wait_idle(timeout_s) for poller in self.s3_pollers])
 
+    def wait_sqs_idle(self, timeout_s: float = 10.0) -> bool:
+        """Wait until every SQS message sent so far has been deleted or moved to its DLQ.
+
+        Args:
+            timeout_s: How long to wait, for each event source.
+
+        Returns:
+            Whether all pollers went idle in time.
+        """
+        return all([poller.wait_idle(timeout_s) for poller in self.sqs_pollers])
+
+    def wait_idle(self, timeout_s: float = 10.0) -> bool:
+        """Wait until the whole pipeline is quiet: every S3 and SQS source idle, twice in a row.
+
+        A handler may upload or send messages that another source (or its own) delivers;
+        this waits for those too.
+
+        Args:
+            timeout_s: How long to wait in all.
+
+        Returns:
+            Whether everything went idle in time.
+        """
+        return wait_all_idle(self.pollers, timeout_s)
+
+    @property
+    def pollers(self) -> list[EventPoller]:
+        """Every running event source poller, S3 then SQS."""
+        return [*self.s3_pollers, *self.sqs_pollers]
+
     def stop(self) -> None:
         """Stop serving and polling, let the workers finish, stop moto."""
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
             self._httpd = None
-        stop_pollers(self.s3_pollers)
-        self.s3_pollers = []
+        stop_pollers(self.pollers)
+        self.s3_pollers, self.sqs_pollers = [], []
         for worker in self.workers.values():
             worker.stop()
         if self.moto is not None:
             self.moto.stop()
 
-    def _start_s3_event_sources(self) -> None:
-        if not self.template.s3_events:
+    def _start_event_sources(self) -> None:
+        if not (self.template.s3_events or self.template.sqs_events):
             return
         if self.moto is None:
-            logger.warning("S3 event sources need moto: not started (--no-moto)")
+            logger.warning("S3 and SQS event sources need moto: not started (--no-moto)")
             return
         import boto3  # noqa: PLC0415  # only with moto
 
-        self.s3_pollers = start_s3_event_sources(
-            self.template.s3_events, self.workers, boto3.Session()
-        )
+        session = boto3.Session()
+        self.s3_pollers = start_s3_event_sources(self.template.s3_events, self.workers, session)
+        self.sqs_pollers = start_sqs_event_sources(self.template.sqs_events, self.workers, session)
 
     def _provision(self) -> None:
         import boto3  # noqa: PLC0415  # only with moto

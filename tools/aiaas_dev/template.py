@@ -1,6 +1,8 @@
-"""The parts of a SAM template the local stack serves: functions, routes, authorizers, S3 events.
+"""The parts of a SAM template the local stack serves: functions, routes, authorizers, S3 and
+SQS event sources.
 
 Everything the server routes and runs comes from here; there is no second, hand-written list.
+Resources whose ``Condition`` is false are left out first (`aiaas_dev.conditions`).
 Functions' environments are resolved with the resources' local values (`aiaas_dev.resources`)
 and resolved again (`Template.with_resource_values`) once moto has created the resources.
 """
@@ -15,10 +17,12 @@ from typing import Any
 
 from aiaas_dev.apis import http_apis
 from aiaas_dev.auth_config import AuthorizerSpec
-from aiaas_dev.cfn import PSEUDO_PARAMETERS, Resolver, TemplateError, load_yaml
+from aiaas_dev.cfn import NO_VALUE, PSEUDO_PARAMETERS, Resolver, TemplateError, load_yaml
+from aiaas_dev.conditions import evaluate_conditions, without_false_resources
 from aiaas_dev.resources import FUNCTION_TYPE, local_values
 from aiaas_dev.routes import Route
 from aiaas_dev.s3_events import S3EventSource, s3_event_sources
+from aiaas_dev.sqs_events import SQSEventSource, sqs_event_sources
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +68,7 @@ class Template:
     authorizers: dict[str, AuthorizerSpec] = field(default_factory=dict)
     env_overrides: dict[str, str] = field(default_factory=dict)
     s3_events: tuple[S3EventSource, ...] = ()
+    sqs_events: tuple[SQSEventSource, ...] = ()
 
     def with_resource_values(self, values: Mapping[str, str]) -> Template:
         """The template with the functions' environments resolved again over ``values``.
@@ -75,7 +80,7 @@ class Template:
         Returns:
             A new template; its resolver knows ``values`` too.
         """
-        resolver = Resolver({**self.resolver.values, **values})
+        resolver = self.resolver.with_values(values)
         properties = _function_properties(self.document)
         functions = {
             logical_id: replace(
@@ -107,13 +112,14 @@ def load_template(
 
     Returns:
         The functions (Python, zip-packaged), their HttpApi routes and the stage, and
-        their S3 event sources.
+        their S3 and SQS event sources; the document without the resources whose
+        ``Condition`` is false.
 
     Raises:
         TemplateError: The template cannot be read or served locally.
     """
     document = load_yaml(path)
-    resolver = Resolver(_known_values(document, parameters or {}))
+    document, resolver = _resolved_document(document, _parameter_values(document, parameters or {}))
     overrides = dict(env_overrides or {})
     properties = _function_properties(document)
     functions: dict[str, FunctionSpec] = {}
@@ -133,6 +139,12 @@ def load_template(
         apis.authorizers,
         overrides,
         s3_event_sources(document, local_properties, resolver),
+        sqs_event_sources(
+            document,
+            local_properties,
+            resolver,
+            {logical_id: spec.timeout_s for logical_id, spec in functions.items()},
+        ),
     )
 
 
@@ -146,15 +158,29 @@ def _function_properties(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
-def _known_values(document: dict[str, Any], parameters: Mapping[str, str]) -> dict[str, str]:
-    """``Ref`` values: pseudo parameters, parameters (defaults, then given), resources."""
+def _parameter_values(document: dict[str, Any], parameters: Mapping[str, str]) -> dict[str, str]:
+    """Pseudo parameters and parameters (defaults, then given)."""
     values = dict(PSEUDO_PARAMETERS)
     for name, declaration in (document.get("Parameters") or {}).items():
         if "Default" in declaration:
             values[name] = str(declaration["Default"])
     values.update(parameters)
-    resources = local_values(document.get("Resources") or {}, Resolver(values))
-    return {**resources, **values}
+    return values
+
+
+def _resolved_document(
+    document: dict[str, Any], parameters: Mapping[str, str]
+) -> tuple[dict[str, Any], Resolver]:
+    """The conditions evaluated, false resources left out, a resolver for the rest.
+
+    Returns:
+        The document without false resources, and a resolver that knows the parameters,
+        the resources' local values and the conditions.
+    """
+    conditions = evaluate_conditions(document, Resolver(parameters))
+    document = without_false_resources(document, conditions)
+    resources = local_values(document.get("Resources") or {}, Resolver(parameters, conditions))
+    return document, Resolver({**resources, **parameters}, conditions)
 
 
 def _function_spec(
@@ -195,7 +221,9 @@ def _environment(
             environment[key] = overrides[key]
             continue
         try:
-            environment[key] = resolver.resolve_str(value)
+            resolved = resolver.resolve(value)
+            if resolved is not NO_VALUE:
+                environment[key] = resolver.resolve_str(resolved)
         except TemplateError as exc:
             raise TemplateError(
                 f"{logical_id}: environment variable {key}: {exc}; pass --env {key}=VALUE"
