@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-pytest_plugins = ["tests.aws"]
+pytest_plugins = ["tests.aws", "tests.gpu"]
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS_DIR = Path(os.environ.setdefault("AIAAS_MODELS_DIR", str(ROOT / "build" / "models")))

@@ -78,3 +78,13 @@ class Throttled(QuotaExceeded):
     """Too many attempts of something guarded (failed logins)."""
 
     code = "too_many_attempts"
+
+
+class Overloaded(Unavailable):
+    """Too many requests are waiting (a model's queue is full); retry after ``retry_after``."""
+
+    code = "overloaded"
+
+    def __init__(self, message: str, *, retry_after: int = 1, param: str | None = None) -> None:
+        super().__init__(message, param=param)
+        self.retry_after = retry_after

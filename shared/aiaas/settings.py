@@ -62,6 +62,8 @@ class Settings(BaseSettings):
         gpu_max_delay_ms: ...longest wait for more requests before a run.
         gpu_max_queue: ...requests waiting per model before new ones get 503.
         gpu_fp16: Serve an fp16 variant on a GPU where it passes the accuracy gate.
+        gpu_tensorrt: Put onnxruntime's TensorRT provider before CUDA (engines are built
+            per input shape on first use: worth it for long-running endpoints).
     """
 
     model_config = SettingsConfigDict(env_prefix="AIAAS_", frozen=True, extra="ignore")
@@ -111,6 +113,7 @@ class Settings(BaseSettings):
     gpu_max_delay_ms: float = Field(default=2.0, ge=0, le=1000)
     gpu_max_queue: int = Field(default=1024, ge=1)
     gpu_fp16: bool = True
+    gpu_tensorrt: bool = False
 
     @property
     def admins(self) -> list[str]:

@@ -37,3 +37,11 @@ class ModelNotFoundError(InferenceError):
 
 class ModelLoadError(InferenceError):
     """A model is installed but cannot be opened (bad manifest, missing or corrupt file)."""
+
+
+class QueueFullError(InferenceError):
+    """A dynamic batcher's queue is full: answer 503 and let the caller retry."""
+
+
+class BatcherClosedError(InferenceError):
+    """The dynamic batcher was closed before it ran the request."""

@@ -19,6 +19,7 @@ import onnx
 
 from aiaas.catalog.runs import Feed, fixed_batch, generate_inputs, run_rows
 from aiaas.catalog.validation import ValidatedModel, error_text
+from aiaas_runtime.manifest import TensorSpec
 
 # Operators onnxruntime's dynamic quantization turns into integer kernels (its
 # IntegerOpsRegistry); Gemm and tree ensembles have no dynamic int8 path.
@@ -144,7 +145,7 @@ def quantize_and_gate(
     if not has_quantizable_weights(model.proto):
         return base(kept=False, reason=f"skipped: {_NOTHING_TO_QUANTIZE}")
     try:
-        feeds = [dict(calibration_inputs)] if calibration_inputs else _generated_feeds(model, gate)
+        feeds = [dict(calibration_inputs)] if calibration_inputs else gate_feeds(model.inputs, gate)
         expected = run_rows(model.data, feeds)
     except Exception as exc:  # onnxruntime raises its own untyped errors
         return base(kept=False, reason=f"fp32 run on {source} inputs failed: {error_text(exc)}")
@@ -175,12 +176,13 @@ def _attempt(
     result = partial(result, sha256=hashlib.sha256(int8).hexdigest(), size=len(int8))
     try:
         actual = run_rows(int8, feeds)
-        outputs = tuple(_compare(name, expected[name], actual[name], gate) for name in expected)
+        outputs = tuple(compare_output(n, expected[n], actual[n], gate) for n in expected)
     except Exception as exc:  # onnxruntime raises its own untyped errors; shapes may differ
         return result(kept=False, reason=f"{label}: comparing with fp32 failed: {error_text(exc)}")
     failed = [o for o in outputs if not o.passed]
     if failed:
-        reason = f"{label} differs from fp32: " + ", ".join(_describe(o, gate) for o in failed)
+        described = ", ".join(describe_failure(o, gate) for o in failed)
+        reason = f"{label} differs from fp32: {described}"
         return result(kept=False, reason=reason, outputs=outputs)
     return result(kept=True, reason=f"{label} agrees with fp32", outputs=outputs, data=int8)
 
@@ -201,23 +203,26 @@ def _quantize(data: bytes, *, reduce_range: bool) -> bytes:
         return target.read_bytes()
 
 
-def _generated_feeds(model: ValidatedModel, gate: GateConfig) -> list[dict[str, np.ndarray]]:
-    """``gate.rows`` rows: one batch, or one feed per row when the model fixes its batch."""
-    fixed = fixed_batch(model.inputs)
+def gate_feeds(inputs: Sequence[TensorSpec], gate: GateConfig) -> list[dict[str, np.ndarray]]:
+    """Generated inputs for the gate: ``gate.rows`` rows in one batch, or one feed per batch
+    when the model fixes its batch size."""
+    fixed = fixed_batch(inputs)
     if fixed is None:
-        return [generate_inputs(model.inputs, batch=gate.rows, seed=gate.seed)]
-    return [
-        generate_inputs(model.inputs, seed=gate.seed + i) for i in range(max(1, gate.rows // fixed))
-    ]
+        return [generate_inputs(inputs, batch=gate.rows, seed=gate.seed)]
+    return [generate_inputs(inputs, seed=gate.seed + i) for i in range(max(1, gate.rows // fixed))]
 
 
-def _compare(name: str, fp32: np.ndarray, int8: np.ndarray, gate: GateConfig) -> OutputAgreement:
+def compare_output(
+    name: str, fp32: np.ndarray, variant: np.ndarray, gate: GateConfig
+) -> OutputAgreement:
+    """How a variant's output agrees with fp32's on the same rows: row cosine for floats,
+    exact match for anything else (labels), judged against the gate's thresholds."""
     if np.issubdtype(fp32.dtype, np.floating):
-        cosine = _row_cosine(fp32.astype(np.float64), int8.astype(np.float64))
+        cosine = _row_cosine(fp32.astype(np.float64), variant.astype(np.float64))
         mean, low = float(cosine.mean()), float(cosine.min())
         passed = mean >= gate.min_mean_cosine and low >= gate.min_min_cosine
         return OutputAgreement(name, "cosine", round(mean, 6), round(low, 6), passed)
-    rate = float(np.mean(fp32 == int8))
+    rate = float(np.mean(fp32 == variant))
     passed = 1.0 - rate <= gate.max_label_disagreement
     return OutputAgreement(name, "exact_match", round(rate, 6), round(rate, 6), passed)
 
@@ -232,7 +237,8 @@ def _row_cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(cosine), cosine, 0.0)
 
 
-def _describe(result: OutputAgreement, gate: GateConfig) -> str:
+def describe_failure(result: OutputAgreement, gate: GateConfig) -> str:
+    """One clause saying how an output missed the gate."""
     if result.metric == "cosine":
         return (
             f"output {result.name!r} cosine mean {result.mean:.4f} (needs {gate.min_mean_cosine}),"

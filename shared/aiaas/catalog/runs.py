@@ -133,7 +133,11 @@ def open_session(data: bytes, threads: int | None = None) -> Any:
 
 def run_rows(data: bytes, feeds: Sequence[Feed]) -> dict[str, np.ndarray]:
     """Run every feed; return each output as ``[rows, values]`` over all feeds."""
-    session = open_session(data)
+    return session_rows(open_session(data), feeds)
+
+
+def session_rows(session: Any, feeds: Sequence[Feed]) -> dict[str, np.ndarray]:
+    """Run every feed on an open session; each output as ``[rows, values]`` over all feeds."""
     names = [o.name for o in session.get_outputs()]
     rows: dict[str, list[np.ndarray]] = {name: [] for name in names}
     for feed in feeds:

@@ -1,0 +1,171 @@
+"""onnxruntime for the GPU container: execution providers, sessions, tensor descriptions.
+
+CUDA when this onnxruntime build offers it (onnxruntime-gpu in the image), TensorRT in front
+of it when asked for; otherwise the CPU, which is how the container runs in tests and in the
+local stack (the CPU wheel).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import onnxruntime as ort
+
+from aiaas.errors import InvalidInput, Unavailable
+from aiaas.protocols import DATATYPES, oip_datatype
+from aiaas_runtime.batcher import Feeds, RunFn
+from aiaas_runtime.manifest import TensorSpec
+from aiaas_runtime.session import CPU, CUDA, session_options
+
+logger = logging.getLogger(__name__)
+
+TENSORRT = "TensorrtExecutionProvider"
+Provider = str | tuple[str, dict[str, Any]]
+
+# onnxruntime's type strings ("tensor(float)") -> Open Inference Protocol datatypes.
+_ORT_TYPES = {
+    "bool": "BOOL",
+    "uint8": "UINT8",
+    "uint16": "UINT16",
+    "uint32": "UINT32",
+    "uint64": "UINT64",
+    "int8": "INT8",
+    "int16": "INT16",
+    "int32": "INT32",
+    "int64": "INT64",
+    "float16": "FP16",
+    "float": "FP32",
+    "double": "FP64",
+    "string": "BYTES",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """Where sessions run.
+
+    Attributes:
+        providers: Execution providers in preference order (onnxruntime's form).
+        gpu: Whether a GPU provider is among them.
+        threads: Intra-op threads (matters on the CPU only).
+    """
+
+    providers: tuple[Provider, ...]
+    gpu: bool
+    threads: int | None = None
+
+    def open(self, model: bytes) -> Any:
+        """Open a session on these providers.
+
+        Raises:
+            Unavailable: onnxruntime cannot load the model.
+        """
+        try:
+            return ort.InferenceSession(
+                model, sess_options=session_options(self.threads), providers=list(self.providers)
+            )
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            message = " ".join(str(exc).split())[:300]
+            raise Unavailable(f"the model cannot be loaded: {message}") from exc
+
+
+def detect_runtime(
+    *, tensorrt: bool = False, cache_dir: Path | None = None, threads: int | None = None
+) -> Runtime:
+    """Pick providers from what this onnxruntime build offers, and say so in one log line.
+
+    Args:
+        tensorrt: Put TensorRT before CUDA when the build has it (its engines build on the
+            first run of each input shape, so measure before turning it on).
+        cache_dir: Where TensorRT keeps built engines.
+        threads: Intra-op threads for CPU sessions.
+    """
+    available = ort.get_available_providers()
+    if CUDA not in available:
+        logger.warning(
+            "no GPU found: onnxruntime %s offers %s; serving on the CPU (fp16 off)",
+            ort.__version__,
+            ", ".join(available),
+        )
+        return Runtime(providers=(CPU,), gpu=False, threads=threads)
+    # cuDNN's exhaustive algorithm search (the default) runs again for every new input shape,
+    # and the batcher makes many (batch sizes 1..max_batch): its heuristic choice instead.
+    providers: list[Provider] = [(CUDA, {"cudnn_conv_algo_search": "HEURISTIC"}), CPU]
+    if tensorrt and TENSORRT in available:
+        engines = str((cache_dir or Path("/tmp")) / "tensorrt")  # noqa: S108 - the image's scratch disk
+        providers.insert(
+            0, (TENSORRT, {"trt_engine_cache_enable": True, "trt_engine_cache_path": engines})
+        )
+    elif tensorrt:
+        logger.warning("TensorRT asked for but not in this onnxruntime build; using CUDA")
+    logger.info("GPU found: serving on %s", ", ".join(_name(p) for p in providers))
+    return Runtime(providers=tuple(providers), gpu=True, threads=threads)
+
+
+def _name(provider: Provider) -> str:
+    return provider if isinstance(provider, str) else provider[0]
+
+
+def provider_of(session: Any) -> str:
+    """The provider a session runs on first (CPU when CUDA could not be used)."""
+    return str(session.get_providers()[0])
+
+
+def input_specs(session: Any) -> dict[str, TensorSpec]:
+    """A session's inputs in Open Inference Protocol terms; ``-1`` for dynamic dimensions."""
+    return {meta.name: _spec(meta) for meta in session.get_inputs()}
+
+
+def _spec(meta: Any) -> TensorSpec:
+    element = str(meta.type).removeprefix("tensor(").removesuffix(")")
+    datatype = _ORT_TYPES.get(element)
+    if datatype not in DATATYPES:
+        raise Unavailable(f"input {meta.name!r} has type {meta.type}, which no request can carry")
+    shape = tuple(d if isinstance(d, int) and d >= 0 else -1 for d in meta.shape)
+    return TensorSpec(meta.name, str(datatype), shape)
+
+
+def check_feeds(inputs: Mapping[str, TensorSpec], feeds: Feeds) -> None:
+    """Refuse inputs a graph does not take: unknown or missing names, datatypes, shapes.
+
+    Raises:
+        InvalidInput: Naming the input at fault.
+    """
+    takes = ", ".join(inputs)
+    for name, array in feeds.items():
+        spec = inputs.get(name)
+        if spec is None:
+            raise InvalidInput(f"unknown input {name!r}; the model takes: {takes}", param="inputs")
+        datatype = oip_datatype(array.dtype)
+        if datatype != spec.datatype:
+            raise InvalidInput(
+                f"input {name!r}: datatype {datatype} does not match the model's {spec.datatype}",
+                param="inputs",
+            )
+        fits = array.ndim == len(spec.shape) and all(
+            want in (-1, got) for got, want in zip(array.shape, spec.shape, strict=True)
+        )
+        if not fits:
+            raise InvalidInput(
+                f"input {name!r}: shape {list(array.shape)} does not fit the model's "
+                f"{list(spec.shape)}",
+                param="inputs",
+            )
+    missing = [name for name in inputs if name not in feeds]
+    if missing:
+        message = f"missing input {missing[0]!r}; the model takes: {takes}"
+        raise InvalidInput(message, param="inputs")
+
+
+def runner(session: Any, outputs: Sequence[str]) -> RunFn:
+    """The batcher's run function: every output of one session run, by name."""
+    names = list(outputs)
+
+    def run(feeds: Feeds) -> Feeds:
+        return dict(zip(names, session.run(names, feeds), strict=True))
+
+    return run
