@@ -81,8 +81,11 @@ build: $(VENV)/.stamp $(MODELS)/.stamp .venv-sam/.stamp ## sam build (no Docker)
 	PATH="$(dir $(PYTHON312)):$$PATH" $(SAM) build --region $(REGION)
 	$(PY) tools/artifact_sizes.py .aws-sam/build template.yaml
 
-validate: .venv-sam/.stamp ## sam validate --lint
+validate: $(VENV)/.stamp .venv-sam/.stamp ## sam validate --lint, with the GPU variant off (default) and on
 	$(SAM) validate --lint --region $(REGION)
+	$(PY) tools/template_variant.py .template-gpu.yaml 'EnableGpu="true"' \
+		GpuImageUri=123456789012.dkr.ecr.$(REGION).amazonaws.com/aiaas-gpu:1
+	$(SAM) validate --lint --region $(REGION) -t .template-gpu.yaml; status=$$?; rm -f .template-gpu.yaml; exit $$status
 
 clean: ## remove build outputs (keeps the venvs)
 	rm -rf .aws-sam build bench/results .mypy_cache .ruff_cache .pytest_cache

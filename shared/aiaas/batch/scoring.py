@@ -2,16 +2,14 @@
 
 Each row is validated on its own, so a bad row costs only its own line; the valid rows run
 together in tensor batches (the runtime's ``max_batch_size`` for built-in models, which also
-groups texts of similar length; up to 256 rows for registered models, on the CPU or
-forwarded to the GPU backend).
+groups texts of similar length; for registered models up to 256 rows, or 32 token arrays, on
+the CPU or forwarded to the GPU backend).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-
-import numpy as np
 
 from aiaas.auth.principal import Principal
 from aiaas.batch.inputs import Row
@@ -21,6 +19,7 @@ from aiaas.errors import InvalidInput, NotFound
 from aiaas.serving.catalog_models import MAX_BATCH, RegisteredModel, RegisteredModels
 from aiaas_runtime import InvalidInputError, ModelRegistry
 
+TOKEN_BATCH = 32  # token arrays are padded to the longest of their group
 Outcome = Any  # an output (dict), or the message of the row's error (str)
 
 
@@ -67,41 +66,37 @@ class ModelScorer:
 
 
 def _registered(served: RegisteredModel, inputs: list[Any]) -> list[Outcome]:
-    """Single-input tabular models: each row checked alone, then run in batches of rows."""
+    """Rows (tabular) or token arrays (text): each checked alone, then run in groups."""
     outcomes: list[Outcome] = []
     places: list[int] = []
-    matrices = []
     for item in inputs:
         try:
-            (matrix,) = served.rows([item]).values()
+            served.feeds([item])
         except InvalidInput as exc:
             outcomes.append(exc.message)
             continue
         places.append(len(outcomes))
         outcomes.append(None)
-        matrices.append(matrix)
-    name = served.inputs[0].name
-    for start in range(0, len(matrices), MAX_BATCH):
-        group = places[start : start + MAX_BATCH]
-        feeds = {name: np.concatenate(matrices[start : start + MAX_BATCH])}
-        for place, output in zip(group, _run(served, feeds, len(group)), strict=True):
+    size = TOKEN_BATCH if served.takes_tokens else MAX_BATCH
+    for start in range(0, len(places), size):
+        group = places[start : start + size]
+        for place, output in zip(group, _run(served, [inputs[p] for p in group]), strict=True):
             outcomes[place] = output
     return outcomes
 
 
-def _run(served: RegisteredModel, feeds: dict[str, Any], count: int) -> list[Outcome]:
-    """One batch; if the model refuses it, each row alone (to find the rows at fault)."""
+def _run(served: RegisteredModel, items: list[Any]) -> list[Outcome]:
+    """One group; if the model refuses it, each row alone (to find the rows at fault)."""
     try:
-        outputs = served.run(feeds)
+        outputs = served.run(served.feeds(items))
     except InvalidInput:
-        if count == 1:
+        if len(items) == 1:
             raise
-        ((name, matrix),) = feeds.items()
         results: list[Outcome] = []
-        for i in range(count):
+        for item in items:
             try:
-                results += _run(served, {name: matrix[i : i + 1]}, 1)
+                results += _run(served, [item])
             except InvalidInput as exc:
                 results.append(exc.message)
         return results
-    return [{key: value[i].tolist() for key, value in outputs.items()} for i in range(count)]
+    return [{key: value[i].tolist() for key, value in outputs.items()} for i in range(len(items))]

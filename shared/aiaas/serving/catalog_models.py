@@ -25,6 +25,9 @@ from aiaas_runtime import TensorSpec
 from aiaas_runtime.session import open_session
 
 MAX_BATCH = 256
+TOKEN_INPUTS = frozenset({"input_ids", "attention_mask", "token_type_ids"})
+MAX_TOKENS = 512
+EMBEDDING_OUTPUT = "sentence_embedding"
 
 
 @dataclass
@@ -63,6 +66,65 @@ class RegisteredModel:
             self.version.sha256,
             tuple(o.name for o in self.outputs),
         )
+
+    @property
+    def takes_tokens(self) -> bool:
+        """A text model fed token ids (``input_ids`` and maybe a mask and token types)."""
+        names = {spec.name for spec in self.inputs}
+        return (
+            "input_ids" in names
+            and names <= TOKEN_INPUTS
+            and all(spec.datatype in ("INT64", "INT32") for spec in self.inputs)
+        )
+
+    def feeds(self, items: list[Any]) -> dict[str, npt.NDArray[Any]]:
+        """The native route's ``inputs``: token arrays for token models, rows otherwise."""
+        return self.token_feeds(items) if self.takes_tokens else self.rows(items)
+
+    def token_feeds(self, items: list[Any]) -> dict[str, npt.NDArray[Any]]:
+        """Token arrays, padded to the longest with a matching attention mask."""
+        for index, item in enumerate(items):
+            if (
+                not isinstance(item, list)
+                or not item
+                or not all(isinstance(t, int) and not isinstance(t, bool) for t in item)
+                or min(item) < 0
+            ):
+                raise InvalidInput(
+                    f"model {self.name!r} takes token ids: inputs[{index}] must be a non-empty "
+                    "array of non-negative integers (this model has no tokenizer)",
+                    param=f"inputs[{index}]",
+                )
+        length = max(len(item) for item in items)
+        limit = max((s.shape[1] for s in self.inputs if len(s.shape) == 2), default=-1)
+        limit = MAX_TOKENS if limit == -1 else limit
+        if length > limit:
+            raise InvalidInput(f"{length} tokens; model {self.name!r} takes at most {limit}")
+        ids = np.zeros((len(items), length), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for row, item in enumerate(items):
+            ids[row, : len(item)] = item
+            mask[row, : len(item)] = 1
+        tensors = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        return {
+            spec.name: tensors[spec.name].astype(np.int32 if spec.datatype == "INT32" else np.int64)
+            for spec in self.inputs
+        }
+
+    def embeddings(self, outputs: dict[str, npt.NDArray[Any]]) -> npt.NDArray[np.float32]:
+        """The ``[batch, dim]`` float output (``sentence_embedding`` when there are several)."""
+        candidates = [
+            spec.name
+            for spec in self.outputs
+            if spec.datatype in ("FP32", "FP16", "FP64") and len(spec.shape) == 2
+        ]
+        if not candidates:
+            raise InvalidInput(
+                f"model {self.name!r} has no [batch, dim] float output to use as embeddings",
+                param="model",
+            )
+        name = EMBEDDING_OUTPUT if EMBEDDING_OUTPUT in candidates else candidates[0]
+        return np.asarray(outputs[name], dtype=np.float32)
 
     def rows(self, items: list[Any]) -> dict[str, npt.NDArray[Any]]:
         """The native route's ``inputs`` as one FP32 matrix, for single-input tabular models."""

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import base64
+import time
 from typing import Annotated, Literal
 
 import numpy as np
+import numpy.typing as npt
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from aiaas.auth.principal import Principal
+from aiaas.domain.usage import UsageService
+from aiaas.errors import InvalidInput
 from aiaas.web.body import openapi_body, parse_as, read_json
 from aiaas.web.deps import Predictor, SettingsDep, UsageServiceDep
 from aiaas.web.responses import FastJSONResponse
-from aiaas.web.serving import PredictionServiceDep, inference_headers
+from aiaas.web.serving import (
+    PredictionServiceDep,
+    inference_headers,
+    is_builtin,
+    registered_models,
+)
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -51,20 +61,61 @@ async def embeddings(
     """Embed texts or token arrays (``encoding_format`` float or little-endian float32 base64)."""
     body = parse_as(EmbeddingsRequest, await read_json(request, settings.max_body_bytes))
     inputs = _inputs(body.input)
-    service.describe(body.model)  # unknown models are 404 and not metered
-    usage.consume(caller, body.model)
-    result = service.embed(body.model, inputs, body.dimensions)
+    if is_builtin(body.model):
+        service.describe(body.model)  # unknown models are 404 and not metered
+        usage.consume(caller, body.model)
+        result = service.embed(body.model, inputs, body.dimensions)
+        vectors = [np.asarray(output["embedding"], dtype="<f4") for output in result.outputs]
+        tokens, headers = result.tokens, inference_headers(result)
+    else:
+        vectors, tokens, headers = _registered(body.model, inputs, body.dimensions, caller, usage)
     data = []
-    for index, output in enumerate(result.outputs):
-        vector = np.asarray(output["embedding"], dtype="<f4")
+    for index, vector in enumerate(vectors):
         encoded = (
             base64.b64encode(vector.tobytes()).decode()
             if body.encoding_format == "base64"
             else vector
         )
         data.append({"object": "embedding", "index": index, "embedding": encoded})
-    tokens = {"prompt_tokens": result.tokens, "total_tokens": result.tokens}
+    usage_doc = {"prompt_tokens": tokens, "total_tokens": tokens}
     return FastJSONResponse(
-        {"object": "list", "data": data, "model": body.model, "usage": tokens},
-        headers=inference_headers(result),
+        {"object": "list", "data": data, "model": body.model, "usage": usage_doc},
+        headers=headers,
     )
+
+
+def _registered(
+    name: str,
+    inputs: list[str | list[int]],
+    dimensions: int | None,
+    caller: Principal,
+    usage: UsageService,
+) -> tuple[list[npt.NDArray[np.float32]], int, dict[str, str]]:
+    """A catalog embedding model fed token ids (it ships no tokenizer), on CPU or GPU."""
+    served = registered_models().get(caller, name, None)
+    if not served.takes_tokens:
+        raise InvalidInput(f"model {name!r} is not an embedding model", param="model")
+    if any(isinstance(item, str) for item in inputs):
+        raise InvalidInput(
+            f"model {name!r} has no tokenizer: send token arrays (ids of its vocabulary)",
+            param="input",
+        )
+    feeds = served.token_feeds(inputs)
+    usage.consume(caller, name)
+    started = time.perf_counter()
+    matrix = served.embeddings(served.run(feeds))
+    if dimensions is not None:
+        if dimensions > matrix.shape[1]:
+            raise InvalidInput(
+                f"dimensions must be at most {matrix.shape[1]} for {name!r}", param="dimensions"
+            )
+        matrix = matrix[:, :dimensions]
+        norms = np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+        matrix = (matrix / norms).astype(np.float32)
+    headers = {
+        "x-model-version": str(served.version.version),
+        "x-model-variant": "gpu" if served.gpu is not None else served.variant,
+        "x-inference-ms": f"{(time.perf_counter() - started) * 1e3:.2f}",
+    }
+    tokens = sum(len(item) for item in inputs)
+    return [row.astype("<f4") for row in matrix], tokens, headers

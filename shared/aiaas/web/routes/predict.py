@@ -81,9 +81,9 @@ async def predict(
 def _registered(
     name: str, inputs: list[Any], version: int | None, caller: Principal, usage: UsageService
 ) -> FastJSONResponse:
-    """A catalog model: rows in, each output's row out (single-input tabular models)."""
+    """A catalog model: rows (tabular) or token arrays (text) in, each output's row out."""
     served = registered_models().get(caller, name, version)
-    feeds = served.rows(inputs)
+    feeds = served.feeds(inputs)
     usage.consume(caller, name)
     started = time.perf_counter()
     outputs = served.run(feeds)
