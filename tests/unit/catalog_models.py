@@ -150,3 +150,34 @@ def bfloat16_input() -> onnx.ModelProto:
 def random_bytes(size: int = 4096, seed: int = 0) -> bytes:
     """Noise of a plausible size."""
     return _rng(seed).bytes(size)
+
+
+def token_embedder(*, vocab: int = 4096, dim: int = 32, seed: int = 0) -> onnx.ModelProto:
+    """A text embedding graph fed token ids: masked mean of an embedding table, L2 normalized.
+
+    Inputs ``input_ids`` and ``attention_mask`` (INT64 ``[batch, seq]``), output
+    ``sentence_embedding`` (FP32 ``[batch, dim]``): the shape of MiniLM's exported graph.
+    """
+    table = numpy_helper.from_array(
+        _rng(seed).standard_normal((vocab, dim)).astype(np.float32), "table"
+    )
+    axes_last = numpy_helper.from_array(np.array([-1], dtype=np.int64), "axes_last")
+    axes_seq = numpy_helper.from_array(np.array([1], dtype=np.int64), "axes_seq")
+    nodes = [
+        helper.make_node("Gather", ["table", "input_ids"], ["vectors"]),
+        helper.make_node("Cast", ["attention_mask"], ["maskf"], to=TensorProto.FLOAT),
+        helper.make_node("Unsqueeze", ["maskf", "axes_last"], ["mask3"]),
+        helper.make_node("Mul", ["vectors", "mask3"], ["masked"]),
+        helper.make_node("ReduceSum", ["masked", "axes_seq"], ["total"], keepdims=0),
+        helper.make_node("ReduceSum", ["maskf", "axes_seq"], ["count"], keepdims=1),
+        helper.make_node("Max", ["count", "one"], ["safe_count"]),  # an all-padding row
+        helper.make_node("Div", ["total", "safe_count"], ["mean"]),
+        helper.make_node("LpNormalization", ["mean"], ["sentence_embedding"], axis=1, p=2),
+    ]
+    inputs = [
+        helper.make_tensor_value_info(name, TensorProto.INT64, ["batch", "seq"])
+        for name in ("input_ids", "attention_mask")
+    ]
+    output = helper.make_tensor_value_info("sentence_embedding", TensorProto.FLOAT, ["batch", dim])
+    one = numpy_helper.from_array(np.array(1.0, dtype=np.float32), "one")
+    return _model(nodes, inputs, [output], [table, axes_last, axes_seq, one])
