@@ -152,7 +152,7 @@ def random_bytes(size: int = 4096, seed: int = 0) -> bytes:
     return _rng(seed).bytes(size)
 
 
-def token_embedder(*, vocab: int = 4096, dim: int = 32, seed: int = 0) -> onnx.ModelProto:
+def token_embedder(*, vocab: int = 30522, dim: int = 32, seed: int = 0) -> onnx.ModelProto:
     """A text embedding graph fed token ids: masked mean of an embedding table, L2 normalized.
 
     Inputs ``input_ids`` and ``attention_mask`` (INT64 ``[batch, seq]``), output

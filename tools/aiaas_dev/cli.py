@@ -22,6 +22,7 @@ from aiaas_dev.events import (
     event_for_request,
     with_authorizer_context,
 )
+from aiaas_dev.gpu_app import GpuAppError
 from aiaas_dev.routes import Route, RouteTable
 from aiaas_dev.sqs_poller import RETRY_DELAY_S
 from aiaas_dev.stack import LocalStack
@@ -68,6 +69,10 @@ def _parser() -> argparse.ArgumentParser:
         help="environment variable for the functions, over the template's (repeatable)",
     )  # fmt: skip
     serve.add_argument("--no-moto", action="store_true", help="do not start moto")
+    serve.add_argument(
+        "--gpu-app", action=argparse.BooleanOptionalAction, default=False,
+        help="run the GPU container app (python -m aiaas.gpu) and forward gpu models to it",
+    )  # fmt: skip
     serve.add_argument(
         "--example-param", type=_key_value, action="append", default=[], metavar="NAME=VALUE",
         help="path parameter value for the example curl printed at start",
@@ -155,6 +160,7 @@ def _banner(stack: LocalStack, args: argparse.Namespace) -> str:
     if stack.provisioned:
         lines += ["Created in moto:", *(f"  {p.describe()}" for p in stack.provisioned), ""]
     lines += _event_source_lines(stack)
+    lines += _gpu_lines(stack)
     lines += [
         "All functions share this process and its environment; each runs one request at a time.",
         "Try:",
@@ -163,6 +169,17 @@ def _banner(stack: LocalStack, args: argparse.Namespace) -> str:
     lines += [f"  {curl}" for curl in example]
     lines += ["Ctrl+C to stop."]
     return "\n".join(lines)
+
+
+def _gpu_lines(stack: LocalStack) -> list[str]:
+    """The banner's GPU container app line, if the functions forward to one."""
+    if stack.gpu_app is not None:
+        where = f"GPU container app (CPU here): {stack.gpu_app.url}"
+    elif stack.gpu_url is not None:
+        where = f"GPU container app (--env AIAAS_GPU_URL): {stack.gpu_url}"
+    else:
+        return []
+    return [f"{where}, models with runtime gpu are forwarded to it", ""]
 
 
 def _event_source_lines(stack: LocalStack) -> list[str]:
@@ -193,6 +210,7 @@ def _serve(template: Template, args: argparse.Namespace) -> int:
         port=args.port,
         env_overrides=dict(args.env),
         use_moto=not args.no_moto,
+        gpu_app=args.gpu_app,
     )
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -205,6 +223,9 @@ def _serve(template: Template, args: argparse.Namespace) -> int:
     except TemplateError as exc:  # a resource moto cannot create
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except GpuAppError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     finally:
         stack.stop()
         print("aiaas-dev stopped", flush=True)

@@ -1,8 +1,9 @@
 """The local stack: moto, the functions' environment, their workers, the HTTP server and the
 event source pollers (S3 and SQS).
 
-Start order matters: moto and ``os.environ`` first, then the handlers are imported (each in its
-function's worker thread), then the server binds. All functions share this one process, so
+Start order matters: moto and ``os.environ`` first (and the GPU container app, whose URL the
+functions read once), then the handlers are imported (each in its function's worker thread),
+then the server binds. All functions share this one process, so
 they share ``os.environ``: a variable two functions set differently takes the last value (a
 warning says so).
 """
@@ -16,6 +17,7 @@ from collections.abc import Iterable, Mapping
 
 from aiaas_dev.authorizer import Authorizer
 from aiaas_dev.aws import MotoServer, aws_environment, provision_resources, provisioned_values
+from aiaas_dev.gpu_app import GPU_URL_VARIABLE, GpuApp, gpu_app_environment
 from aiaas_dev.invoker import FunctionWorker
 from aiaas_dev.pollers import EventPoller, stop_pollers, wait_all_idle
 from aiaas_dev.provisioners import Provisioned
@@ -63,6 +65,7 @@ class LocalStack:
         port: int = 3000,
         env_overrides: Mapping[str, str] | None = None,
         use_moto: bool = True,
+        gpu_app: bool = False,
     ) -> None:
         """Create the stack (call `start`).
 
@@ -72,12 +75,16 @@ class LocalStack:
             port: The port to bind; 0 picks a free one.
             env_overrides: ``--env`` values, over the template's and moto's.
             use_moto: Start moto and point boto3 at it.
+            gpu_app: Start the GPU container app (needs moto) and set ``AIAAS_GPU_URL`` to
+                it, unless ``env_overrides`` sets ``AIAAS_GPU_URL``.
         """
         self.template = template
         self.host = host
         self.port = port
         self.env_overrides = dict(env_overrides or {})
         self.moto = MotoServer(host) if use_moto else None
+        self.want_gpu_app = gpu_app
+        self.gpu_app: GpuApp | None = None
         self.workers: dict[str, FunctionWorker] = {}
         self.provisioned: list[Provisioned] = []
         self.s3_pollers: list[S3EventPoller] = []
@@ -93,6 +100,13 @@ class LocalStack:
         return f"http://{host!s}:{port}{self.table.prefix}"
 
     @property
+    def gpu_url(self) -> str | None:
+        """Where the functions forward ``gpu`` models: the GPU app, ``--env``, or None."""
+        if self.gpu_app is not None:
+            return self.gpu_app.url
+        return self.env_overrides.get(GPU_URL_VARIABLE) or None
+
+    @property
     def table(self) -> RouteTable:
         """The route table."""
         return RouteTable(self.template.routes, self.template.stage)
@@ -101,16 +115,21 @@ class LocalStack:
         """Start moto and create resources, set the environment, import handlers, then serve.
 
         The functions' environments are resolved again once the resources exist (a secret's
-        ``Ref`` is the ARN moto made); the server runs in a thread.
+        ``Ref`` is the ARN moto made); the GPU app starts before the handlers are imported;
+        the server runs in a thread.
 
         Returns:
             The base URL.
+
+        Raises:
+            GpuAppError: The GPU app did not start.
         """
         if self.moto is not None:
             os.environ.update(aws_environment(self.moto.start()))
             self._provision()
-        os.environ.update(function_environment(self.template.functions.values()))
-        os.environ.update(self.env_overrides)
+        environment = function_environment(self.template.functions.values(), self.env_overrides)
+        os.environ.update(environment)
+        self._start_gpu_app(environment)
         for logical_id, spec in self.template.functions.items():
             self.workers[logical_id] = FunctionWorker(spec)
             self.workers[logical_id].start()
@@ -177,6 +196,9 @@ class LocalStack:
         self.s3_pollers, self.sqs_pollers = [], []
         for worker in self.workers.values():
             worker.stop()
+        if self.gpu_app is not None:
+            self.gpu_app.stop()
+            self.gpu_app = None
         if self.moto is not None:
             self.moto.stop()
 
@@ -191,6 +213,17 @@ class LocalStack:
         session = boto3.Session()
         self.s3_pollers = start_s3_event_sources(self.template.s3_events, self.workers, session)
         self.sqs_pollers = start_sqs_event_sources(self.template.sqs_events, self.workers, session)
+
+    def _start_gpu_app(self, environment: dict[str, str]) -> None:
+        """Start the GPU app with the functions' environment and point them at it."""
+        if not self.want_gpu_app or GPU_URL_VARIABLE in self.env_overrides:
+            return
+        if self.moto is None:
+            logger.warning("the GPU app needs moto (its weights bucket): not started (--no-moto)")
+            return
+        aws = aws_environment(self.moto.endpoint_url)
+        self.gpu_app = GpuApp(gpu_app_environment(os.environ, aws, environment))
+        os.environ[GPU_URL_VARIABLE] = self.gpu_app.start()
 
     def _provision(self) -> None:
         import boto3  # noqa: PLC0415  # only with moto
