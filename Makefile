@@ -19,7 +19,7 @@ SAM := .venv-sam/bin/sam
 MODELS := build/models
 PIP_QUIET := -q --disable-pip-version-check
 
-.PHONY: help setup models run test lint unit bench build validate sizes clean
+.PHONY: help setup models run test lint unit bench bench-gpu build validate sizes clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -76,6 +76,11 @@ bench: build ## benchmarks side by side (cold start on the sam build artifacts);
 		--sam-build .aws-sam/build
 	AIAAS_LOG_LEVEL=WARNING $(PY) bench/authorizer.py --out bench/results/authorizer.json \
 		--sam-build .aws-sam/build
+	AIAAS_LOG_LEVEL=WARNING AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) $(PY) bench/batch.py --out bench/results/batch.json
+	AIAAS_LOG_LEVEL=WARNING AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) $(PY) bench/gpu.py --out bench/results/gpu.json
+
+bench-gpu: $(VENV)/.stamp $(MODELS)/.stamp ## the GPU container vs the CPU runtime only (run it where a GPU is)
+	AIAAS_LOG_LEVEL=WARNING AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) $(PY) bench/gpu.py --out bench/results/gpu.json
 
 build: $(VENV)/.stamp $(MODELS)/.stamp .venv-sam/.stamp ## sam build (no Docker), then artifact sizes
 	PATH="$(dir $(PYTHON312)):$$PATH" $(SAM) build --region $(REGION)

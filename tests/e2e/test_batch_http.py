@@ -23,9 +23,8 @@ from aiaas import services
 from aiaas.batch.inputs import Row
 from aiaas.batch.records import BatchJob
 from aiaas_dev.stack import LocalStack
-from aiaas_dev.template import load_template
-from tests.aws import _clear_caches
 from tests.e2e.accounts import new_account
+from tests.e2e.inprocess import in_process_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -55,19 +54,8 @@ WORDS = [
 
 @pytest.fixture(scope="module")
 def stack(models_dir: Path) -> Iterator[LocalStack]:
-    saved = dict(os.environ)
-    _clear_caches()
-    running = LocalStack(
-        load_template(ROOT / "template.yaml"),
-        port=0,
-        env_overrides={"AIAAS_MODELS_DIR": str(models_dir), "AIAAS_LOG_LEVEL": "WARNING"},
-    )
-    running.start()
-    yield running
-    running.stop()
-    os.environ.clear()
-    os.environ.update(saved)
-    _clear_caches()
+    with in_process_stack(models_dir) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -254,7 +242,12 @@ def test_a_chunk_that_keeps_failing_lands_in_the_dlq_and_its_rows_are_errors(
     assert {row["error"]["code"] for row in out[500:1000]} == {"chunk_failed"}
     dlq = os.environ["AIAAS_BATCH_QUEUE_URL"].replace("BatchQueue", "BatchDeadLetterQueue")
     dlq_url = aws("sqs").get_queue_url(QueueName=dlq.rsplit("/", 1)[1])["QueueUrl"]
-    messages = aws("sqs").receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10)["Messages"]
+    # SQS moves the message on the receive after its last failed delivery: the job is
+    # finished (its rows recorded) a moment before the message is in the dead-letter queue.
+    assert stack.wait_idle(30)
+    messages = aws("sqs").receive_message(
+        QueueUrl=dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=5
+    )["Messages"]
     assert [json.loads(m["Body"])["chunk"] for m in messages] == [1]
     assert json.loads(messages[0]["Body"])["job"] == job["id"]
 

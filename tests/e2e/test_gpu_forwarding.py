@@ -8,7 +8,6 @@ The expected numbers come from onnxruntime on this machine, run directly on the 
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,9 +20,8 @@ import pytest
 from openai import BadRequestError, NotFoundError, OpenAI
 
 from aiaas_dev.stack import LocalStack
-from aiaas_dev.template import load_template
-from tests.aws import _clear_caches
 from tests.e2e.accounts import new_account
+from tests.e2e.inprocess import in_process_stack
 from tests.unit import catalog_models as cm
 
 pytestmark = pytest.mark.e2e
@@ -35,20 +33,8 @@ TOKENS = [[101, 7592, 2088, 102], [101, 2307, 102], [101, 1, 2, 3, 4, 5, 6, 102]
 
 @pytest.fixture(scope="module")
 def stack(models_dir: Path) -> Iterator[LocalStack]:
-    saved = dict(os.environ)
-    _clear_caches()
-    running = LocalStack(
-        load_template(ROOT / "template.yaml"),
-        port=0,
-        env_overrides={"AIAAS_MODELS_DIR": str(models_dir), "AIAAS_LOG_LEVEL": "WARNING"},
-        gpu_app=True,
-    )
-    running.start()
-    yield running
-    running.stop()
-    os.environ.clear()
-    os.environ.update(saved)
-    _clear_caches()
+    with in_process_stack(models_dir, gpu_app=True) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ from typing import Any
 
 from aiaas.batch.inputs import stream_lines
 from aiaas.repositories.dynamo import aws_errors
+from aiaas.repositories.s3 import presigned_post
 
-SSE = {"x-amz-server-side-encryption": "AES256"}
 JSONL = "application/jsonl"
 ASSEMBLY_SPOOL_BYTES = 64 * 1024 * 1024  # outputs larger than this spill to /tmp
 
@@ -23,15 +23,7 @@ class S3BatchFiles:
 
     def presign_upload(self, key: str, max_bytes: int, expires: int) -> dict[str, Any]:
         """A presigned POST for an input file (at most ``max_bytes``, encrypted at rest)."""
-        with aws_errors("signing the upload"):
-            post = self.client.generate_presigned_post(
-                Bucket=self.bucket,
-                Key=key,
-                Fields=dict(SSE),
-                Conditions=[["content-length-range", 1, max_bytes], dict(SSE)],
-                ExpiresIn=expires,
-            )
-        return {"url": post["url"], "fields": post["fields"]}
+        return presigned_post(self.client, self.bucket, key, max_bytes, expires)
 
     def presign_download(self, key: str, expires: int) -> str:
         """A presigned GET of an output."""

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from aiaas.repositories.dynamo import aws_errors
+from aiaas.repositories.s3 import presigned_post
 
-SSE = {"x-amz-server-side-encryption": "AES256"}
 DELETED_TAG = "aiaas-deleted"  # template.yaml's lifecycle rule expires tagged objects
 
 
@@ -21,15 +21,7 @@ class S3Weights:
     def presign(self, key: str, max_bytes: int, expires: int) -> dict[str, Any]:
         """A presigned POST limited to ``max_bytes``, encrypted at rest (Lambda's 6 MB payload
         limit rules out uploading weights through the API)."""
-        with aws_errors("signing the upload"):
-            post = self.client.generate_presigned_post(
-                Bucket=self.bucket,
-                Key=key,
-                Fields=dict(SSE),
-                Conditions=[["content-length-range", 1, max_bytes], dict(SSE)],
-                ExpiresIn=expires,
-            )
-        return {"url": post["url"], "fields": post["fields"]}
+        return presigned_post(self.client, self.bucket, key, max_bytes, expires)
 
     def read(self, key: str, max_bytes: int) -> bytes:
         """An object's bytes (refusing to read more than ``max_bytes``)."""
