@@ -5,7 +5,9 @@ HTTP, its input uploaded with the presigned POST, the S3 event -> BatchSplitFunc
 -> BatchFunction -> output in S3, until ``GET /v1/batch-jobs/{id}`` says SUCCEEDED. The peer
 is the same model's runtime on the same texts, 32 at a time (``model.predict``), measured
 right before and after each pipeline run; the ratio is pipeline rows/s over the mean of the
-two. Prints JSON and writes it to ``--out``.
+two. A second peer isolates the pipeline's own cost: the runtime driven as BatchFunction
+drives it (chunks of 500 texts, each sorted by length into batches of 32), with no AWS in
+between. Prints JSON and writes it to ``--out``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,15 @@ def runtime_rows_per_s(model: Any, texts: list[str], batch: int = 32) -> float:
     started = time.perf_counter()
     for start in range(0, len(texts), batch):
         model.predict(texts[start : start + batch])
+    return len(texts) / (time.perf_counter() - started)
+
+
+def chunked_rows_per_s(model: Any, texts: list[str], chunk: int = 500) -> float:
+    """The runtime as BatchFunction drives it: ``predict_rows`` on chunks of ``chunk`` texts
+    (each chunk sorted by length into batches of 32), without S3, SQS or DynamoDB."""
+    started = time.perf_counter()
+    for start in range(0, len(texts), chunk):
+        model.predict_rows(texts[start : start + chunk])
     return len(texts) / (time.perf_counter() - started)
 
 
@@ -100,6 +111,7 @@ def main() -> None:
             headers = batch_key(http)
             for _ in range(args.rounds):
                 before = runtime_rows_per_s(model, texts)
+                chunked = chunked_rows_per_s(model, texts)
                 run = pipeline_run(http, headers, data)
                 after = runtime_rows_per_s(model, texts)
                 pipeline = args.rows / run["seconds"]
@@ -108,6 +120,8 @@ def main() -> None:
                         "runtime_rows_per_s": round((before + after) / 2, 1),
                         "pipeline_rows_per_s": round(pipeline, 1),
                         "ratio": round(pipeline / ((before + after) / 2), 3),
+                        "runtime_chunked_rows_per_s": round(chunked, 1),
+                        "ratio_to_chunked": round(pipeline / chunked, 3),
                         "pipeline_seconds": round(run["seconds"], 2),
                         "chunks": run["job"]["counts"],
                     }

@@ -4,6 +4,7 @@ them together, and waiting until the whole pipeline is quiet.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
@@ -91,3 +92,59 @@ def stop_pollers(pollers: Iterable[EventPoller]) -> None:
         poller.stop(wait=False)
     for poller in pollers:
         poller.stop()
+
+
+class QueuePoller:
+    """A thread that empties one moto queue: start, stop, and whether the queue is idle.
+
+    Subclasses implement `_run`, the polling loop, and return from it once `_stopping` is
+    set.
+    """
+
+    def __init__(self, sqs: Any, queue_url: str, thread_name: str) -> None:
+        """Create the poller (call `start`).
+
+        Args:
+            sqs: A boto3 SQS client bound to moto.
+            queue_url: The queue.
+            thread_name: The polling thread's name.
+        """
+        self.sqs = sqs
+        self.queue_url = queue_url
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        """Start polling."""
+        self._thread.start()
+
+    def stop(self, *, wait: bool = True, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        """Stop after the current poll and invocation (no more retries).
+
+        Args:
+            wait: Wait for the thread to end.
+            timeout_s: How long to wait for it.
+        """
+        self._stopping.set()
+        if wait and self._thread.is_alive():
+            self._thread.join(timeout_s)
+
+    def idle(self) -> bool:
+        """Whether the queue holds no message: none visible, in flight or delayed."""
+        return queue_is_idle(self.sqs, self.queue_url)
+
+    def wait_idle(self, timeout_s: float = 10.0) -> bool:
+        """Wait until every message sent so far has been handled (deleted, dropped or moved
+        to a dead-letter queue). moto queues an S3 notification while it answers the
+        upload, so every upload made before the call is covered too.
+
+        Args:
+            timeout_s: How long to wait.
+
+        Returns:
+            Whether the queue emptied in time.
+        """
+        return wait_until(self.idle, timeout_s)

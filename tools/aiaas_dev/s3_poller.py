@@ -15,13 +15,12 @@ import itertools
 import json
 import logging
 import math
-import threading
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from aiaas_dev.invoker import FunctionWorker, InvocationError
-from aiaas_dev.pollers import STOP_TIMEOUT_S, queue_is_idle, wait_until
+from aiaas_dev.pollers import QueuePoller
 from aiaas_dev.resources import ACCOUNT_ID
 from aiaas_dev.s3_events import S3EventSource, decode_key, encode_key, notification_configuration
 
@@ -84,7 +83,7 @@ def describe(event: Mapping[str, Any]) -> str:
     return "; ".join(parts)
 
 
-class S3EventPoller:
+class S3EventPoller(QueuePoller):
     """Receives one event source's notifications and invokes its function with them."""
 
     def __init__(
@@ -107,48 +106,11 @@ class S3EventPoller:
             attempts: Invocations per event before it is dropped.
             retry_delay_s: Pause before a retry.
         """
+        super().__init__(sqs, queue_url, f"s3-{source.configuration_id}")
         self.source = source
         self.worker = worker
-        self.sqs = sqs
-        self.queue_url = queue_url
         self.attempts = attempts
         self.retry_delay_s = retry_delay_s
-        self._stopping = threading.Event()
-        name = f"s3-{source.configuration_id}"
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-
-    def start(self) -> None:
-        """Start polling."""
-        self._thread.start()
-
-    def stop(self, *, wait: bool = True, timeout_s: float = STOP_TIMEOUT_S) -> None:
-        """Stop after the current poll and invocation (no more retries).
-
-        Args:
-            wait: Wait for the thread to end.
-            timeout_s: How long to wait for it.
-        """
-        self._stopping.set()
-        if wait and self._thread.is_alive():
-            self._thread.join(timeout_s)
-
-    def idle(self) -> bool:
-        """Whether the queue holds no notification, visible or in flight."""
-        return queue_is_idle(self.sqs, self.queue_url)
-
-    def wait_idle(self, timeout_s: float = 10.0) -> bool:
-        """Wait until the queue holds no message, visible or in flight.
-
-        moto queues a notification while it answers the upload, so every upload made
-        before the call has then been delivered or dropped.
-
-        Args:
-            timeout_s: How long to wait.
-
-        Returns:
-            Whether the queue emptied in time.
-        """
-        return wait_until(self.idle, timeout_s)
 
     def _run(self) -> None:
         visibility_s = math.ceil(self.attempts * (self.worker.spec.timeout_s + 1)) + 30

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from aiaas_dev.invoker import FunctionWorker, InvocationError
-from aiaas_dev.pollers import STOP_TIMEOUT_S, queue_is_idle, wait_until
+from aiaas_dev.pollers import QueuePoller
 from aiaas_dev.sqs_batch import failed_message_ids, sqs_event
 from aiaas_dev.sqs_events import SQSEventSource
 
@@ -41,7 +40,7 @@ def _chunks(items: Sequence[Any], size: int = MAX_RECEIVE) -> Iterable[Sequence[
     return (items[start : start + size] for start in range(0, len(items), size))
 
 
-class SQSEventPoller:
+class SQSEventPoller(QueuePoller):
     """Receives one event source's messages in batches and invokes its function with them."""
 
     def __init__(
@@ -65,46 +64,11 @@ class SQSEventPoller:
                 (for the log line when a message is about to go to the dead-letter queue).
             retry_delay_s: How long a failed message stays invisible.
         """
+        super().__init__(sqs, queue_url, f"sqs-{source.function}-{source.name}")
         self.source = source
         self.worker = worker
-        self.sqs = sqs
-        self.queue_url = queue_url
         self.max_receive_count = max_receive_count
         self.retry_delay_s = retry_delay_s
-        self._stopping = threading.Event()
-        name = f"sqs-{source.function}-{source.name}"
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-
-    def start(self) -> None:
-        """Start polling."""
-        self._thread.start()
-
-    def stop(self, *, wait: bool = True, timeout_s: float = STOP_TIMEOUT_S) -> None:
-        """Stop after the current poll and batch.
-
-        Args:
-            wait: Wait for the thread to end.
-            timeout_s: How long to wait for it.
-        """
-        self._stopping.set()
-        if wait and self._thread.is_alive():
-            self._thread.join(timeout_s)
-
-    def idle(self) -> bool:
-        """Whether the queue holds no message: none visible, in flight or delayed."""
-        return queue_is_idle(self.sqs, self.queue_url)
-
-    def wait_idle(self, timeout_s: float = 10.0) -> bool:
-        """Wait until every message sent so far has been deleted or moved to the DLQ.
-
-        Args:
-            timeout_s: How long to wait.
-
-        Returns:
-            Whether the queue emptied in time (a message that keeps failing on a queue
-            without a dead-letter queue keeps it busy).
-        """
-        return wait_until(self.idle, timeout_s)
 
     def _run(self) -> None:
         while not self._stopping.is_set():
