@@ -10,12 +10,16 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from aiaas.aws.lite import LiteClient
 from aiaas.batch.jobs import JobLimits, JobService, ModelCheck, builtin_models
 from aiaas.batch.pipeline import ChunkRunner, SplitConfig, Splitter
+from aiaas.batch.records import BatchJob
 from aiaas.domain.catalog import CatalogService
+from aiaas.domain.usage import UsageService
 from aiaas.repositories.batch_files import S3BatchFiles, SqsChunks
 from aiaas.repositories.jobs import DynamoJobs
 from aiaas.repositories.models import DynamoCatalog
+from aiaas.repositories.usage import DynamoUsage
 from aiaas.repositories.weights import S3Weights
 from aiaas.settings import get_settings
 
@@ -43,6 +47,18 @@ def catalog_service() -> CatalogService:
         admin_tenants=s.admins,
         max_upload_bytes=s.max_upload_bytes,
     )
+
+
+@lru_cache(maxsize=1)
+def usage_service() -> UsageService:
+    """Quotas and usage on the usage table (also touches keys' last use).
+
+    Metering runs on every prediction, first request included, so it uses the stdlib
+    client: importing boto3 would add ~300 ms to the predict function's cold start.
+    """
+    s = get_settings()
+    store = DynamoUsage(LiteClient("dynamodb"), str(s.usage_table), str(s.accounts_table or ""))
+    return UsageService(store, s.daily_quota)
 
 
 @lru_cache(maxsize=1)
@@ -147,5 +163,15 @@ def chunk_runner() -> ChunkRunner:
 
     scorer = ModelScorer(get_registry(), registered_models)
     return ChunkRunner(
-        job_store(), batch_files(), scorer, max_receives=get_settings().batch_max_receives
+        job_store(),
+        batch_files(),
+        scorer,
+        max_receives=get_settings().batch_max_receives,
+        on_finished=meter_job,
     )
+
+
+def meter_job(job: BatchJob) -> None:
+    """Count a finished job's scored rows in its tenant's usage (no quota applies)."""
+    if job.succeeded:
+        usage_service().record(job.tenant, job.meter_id or "batch", job.model, job.succeeded)

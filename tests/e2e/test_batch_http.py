@@ -148,6 +148,8 @@ def test_csv_for_iris_succeeds_in_order(http: httpx.Client, alice: dict[str, Any
     rows = output(job)
     assert [row["id"] for row in rows] == [f"f{i}" for i in range(1200)]
     assert [row["output"]["label"] for row in rows[:3]] == ["setosa", "virginica", "versicolor"]
+    usage = http.get("/v1/usage", headers={"x-api-key": alice["key"]}).json()
+    assert usage["by_model"].get(IRIS, 0) >= 1200  # scored rows count as usage
 
 
 def malformed_file(count: int, every: int) -> tuple[bytes, set[int]]:

@@ -95,7 +95,7 @@ def pipeline(aws: AwsResources, models_dir: Path) -> Pipeline:
     queue = ListQueue()
     splitter = Splitter(store, files, queue, SplitConfig(16, 1 << 20, 4096, "ops"), check.problem)
     scorer = ModelScorer(services.get_registry(), services.registered_models)
-    runner = ChunkRunner(store, files, scorer, max_receives=3)
+    runner = ChunkRunner(store, files, scorer, max_receives=3, on_finished=services.meter_job)
     jobs = JobService(store, store, files, check, JobLimits(1 << 20, 600))
     return Pipeline(jobs, store, files, queue, splitter, runner, aws.client("s3"), aws.batch_bucket)
 
@@ -272,3 +272,15 @@ def test_inbox_file_for_an_unknown_model_fails_the_job(pipeline: Pipeline) -> No
     outcome = pipeline.splitter.on_object(key, etag["ETag"])
     assert "failed" in outcome and "not found" in outcome
     assert pipeline.queue.sent == []
+
+
+def test_a_finished_job_counts_its_scored_rows_in_the_usage_report(pipeline: Pipeline) -> None:
+    lines = [{"id": i, "input": IRIS_ROWS[i % 3]} for i in range(30)] + [{"id": 30, "input": 1}]
+    job = pipeline.run(ALICE, IRIS, jsonl(lines))
+    assert (job.succeeded, job.failed) == (30, 1)
+    report = services.usage_service().report(ALICE, None, None)
+    assert report["by_model"] == {IRIS: 30} and report["by_key"] == {"k-alice": 30}
+    replay = ChunkMessage(job.id, 0, 1, 16)
+    pipeline.runner.run(replay, 1)  # a late duplicate meters nothing more
+    assert services.usage_service().report(ALICE, None, None)["total"] == 30
+    assert services.usage_service().report(BOB, None, None)["total"] == 0

@@ -106,6 +106,10 @@ class LiteClient:
         """DynamoDB TransactWriteItems with boto3's parameters and answer."""
         return self.call("TransactWriteItems", params)
 
+    def update_item(self, **params: Any) -> dict[str, Any]:
+        """DynamoDB UpdateItem with boto3's parameters and answer."""
+        return self.call("UpdateItem", params)
+
     def get_secret_value(self, **params: Any) -> dict[str, Any]:
         """Secrets Manager GetSecretValue with boto3's parameters and answer."""
         return self.call("GetSecretValue", params)

@@ -128,6 +128,7 @@ class JobService:
             created_at=now(),
             input_key=upload_key(job_id, input_format),
             output_key=f"{OUTPUTS}{job_id}.jsonl",
+            meter_id=caller.meter_id,
         )
         self.store.create(job)
         upload = self.files.presign_upload(

@@ -182,6 +182,7 @@ class Splitter:
             input_key=key,
             output_key=output,
             source="inbox",
+            meter_id="inbox",
         )
         if self.store.create(job):
             logger.info("inbox file %s is job %s", key, job.id)
@@ -257,12 +258,20 @@ class ChunkRunner:
     """One SQS message -> one chunk's output rows, counted once; the last chunk finishes the job."""
 
     def __init__(
-        self, store: JobStore, files: BatchFiles, scorer: Scorer, *, max_receives: int
+        self,
+        store: JobStore,
+        files: BatchFiles,
+        scorer: Scorer,
+        *,
+        max_receives: int,
+        on_finished: Callable[[BatchJob], None] | None = None,
     ) -> None:
+        """``on_finished(job)`` runs once per job, when this runner finished it (metering)."""
         self.store = store
         self.files = files
         self.scorer = scorer
         self.max_receives = max_receives
+        self.on_finished = on_finished
 
     def run(self, message: ChunkMessage, receive_count: int) -> str:
         """Process a chunk; raises to have SQS deliver it again (or dead-letter it)."""
@@ -330,4 +339,9 @@ class ChunkRunner:
                 "job %s %s: %d outputs, %d errors, %d bytes in %s",
                 job.id, status, job.succeeded, job.failed, size, job.output_key,
             )  # fmt: skip
+            if self.on_finished is not None:
+                try:
+                    self.on_finished(job)
+                except Exception:  # the job is done; a metering hiccup must not redo it
+                    logger.exception("job %s: on_finished failed", job.id)
         return done

@@ -55,6 +55,7 @@ class BatchJob:
         failed: Rows with an error so far.
         chunks_done: Chunks recorded so far.
         error: Why the whole job failed, or which chunks failed.
+        meter_id: The credential its rows are counted against in the usage report.
     """
 
     id: str
@@ -67,6 +68,7 @@ class BatchJob:
     input_key: str
     output_key: str
     source: Source = "api"
+    meter_id: str = ""
     started_at: int | None = None
     completed_at: int | None = None
     total_rows: int = 0

@@ -118,6 +118,12 @@ class UsageStore(Protocol):
         """Count one request atomically; QuotaExceeded when ``limit`` is reached."""
         ...
 
+    def record(
+        self, *, tenant: str, meter_id: str, model: str, day: str, count: int, now: int
+    ) -> None:
+        """Add ``count`` to the tenant's usage meter, with no quota (batch rows)."""
+        ...
+
     def query(self, tenant: str, start: str, end: str) -> list[UsageRow]:
         """The tenant's rows for days ``start``..``end`` (ISO dates, inclusive)."""
         ...

@@ -40,6 +40,14 @@ class UsageService:
             retry_after=max(1, int(midnight.timestamp() - now)),
         )
 
+    def record(self, tenant: str, meter_id: str, model: str, count: int) -> None:
+        """Count ``count`` rows of a batch job in today's usage (no quota applies)."""
+        now = self.clock()
+        day = datetime.fromtimestamp(now, UTC).date().isoformat()
+        self.store.record(
+            tenant=tenant, meter_id=meter_id, model=model, day=day, count=count, now=int(now)
+        )
+
     def report(self, principal: Principal, start: date | None, end: date | None) -> dict[str, Any]:
         """Request counts per day, per model and per key for the caller's tenant."""
         end = end or datetime.fromtimestamp(self.clock(), UTC).date()

@@ -86,6 +86,29 @@ class DynamoUsage:
                 retry_after=retry_after,
             ) from exc
 
+    def record(
+        self, *, tenant: str, meter_id: str, model: str, day: str, count: int, now: int
+    ) -> None:
+        """Add ``count`` to the tenant's usage meter (no quota counter: batch rows)."""
+        with aws_errors("recording usage"):
+            self.client.update_item(
+                TableName=self.table,
+                Key={
+                    "pk": {"S": f"TENANT#{tenant}"},
+                    "sk": {"S": f"DAY#{day}#KEY#{meter_id}#MODEL#{model}"},
+                },
+                UpdateExpression="ADD requests :n "
+                "SET #day = :day, key_id = :meter, model = :model, expires_at = :ttl",
+                ExpressionAttributeNames={"#day": "day"},
+                ExpressionAttributeValues={
+                    ":n": {"N": str(count)},
+                    ":day": {"S": day},
+                    ":meter": {"S": meter_id},
+                    ":model": {"S": model},
+                    ":ttl": {"N": str(now + METER_TTL)},
+                },
+            )
+
     def query(self, tenant: str, start: str, end: str) -> list[UsageRow]:
         """The tenant's meters for days ``start``..``end`` inclusive."""
         params: dict[str, Any] = {

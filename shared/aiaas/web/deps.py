@@ -17,15 +17,13 @@ from fastapi import Depends, Request
 
 from aiaas.auth.principal import Principal
 from aiaas.auth.scopes import Scope
-from aiaas.aws.lite import LiteClient
 from aiaas.domain.accounts import AccountService
 from aiaas.domain.catalog import CatalogService
 from aiaas.domain.keys import KeyService
 from aiaas.domain.usage import UsageService
 from aiaas.repositories.accounts import DynamoKeys, DynamoUsers
 from aiaas.repositories.secrets import SecretReader
-from aiaas.repositories.usage import DynamoUsage
-from aiaas.services import aws_client, catalog_service
+from aiaas.services import aws_client, catalog_service, usage_service
 from aiaas.settings import Settings, get_settings
 
 
@@ -57,18 +55,6 @@ async def get_account_service() -> AccountService:
 async def get_key_service() -> KeyService:
     """Key management on the accounts table."""
     return KeyService(DynamoKeys(aws_client("dynamodb"), str(get_settings().accounts_table)))
-
-
-@lru_cache(maxsize=1)
-def usage_service() -> UsageService:
-    """Quotas and usage on the usage table (also touches keys' last use).
-
-    Metering runs on every prediction, first request included, so it uses the stdlib
-    client: importing boto3 would add ~300 ms to the predict function's cold start.
-    """
-    s = get_settings()
-    store = DynamoUsage(LiteClient("dynamodb"), str(s.usage_table), str(s.accounts_table or ""))
-    return UsageService(store, s.daily_quota)
 
 
 async def get_usage_service() -> UsageService:
