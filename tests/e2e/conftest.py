@@ -17,8 +17,10 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
+import boto3
 import pytest
 
 from aiaas_dev.cli import READY_LINE_PREFIX
@@ -159,3 +161,31 @@ def local_moto(local_stack: str) -> str:
     match = re.search(r"moto at (http://\S+?);", RUNNING[local_stack].output())
     assert match, RUNNING[local_stack].output()
     return match.group(1)
+
+
+def moto_clients(stack: RunningStack) -> Callable[[str], Any]:
+    """boto3 clients for the moto server a ``serve`` subprocess printed it started."""
+    match = re.search(r"moto at (http://\S+?);", stack.output())
+    assert match, stack.output()
+    endpoint = match.group(1)
+
+    def client(service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    return client
+
+
+def wait_for(check: Callable[[], Any], timeout_s: float) -> Any:
+    """Poll ``check`` until it returns something truthy; ``None`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.05)
+    return None

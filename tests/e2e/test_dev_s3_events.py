@@ -14,11 +14,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 
-from tests.e2e.conftest import RunningStack, start_stack
+from tests.e2e.conftest import RunningStack, moto_clients, start_stack
+from tests.e2e.conftest import wait_for as poll
 
 pytestmark = pytest.mark.e2e
 
@@ -36,30 +36,12 @@ def stack() -> Iterator[RunningStack]:
 
 @pytest.fixture(scope="module")
 def aws(stack: RunningStack) -> Callable[[str], Any]:
-    match = re.search(r"moto at (http://\S+?);", stack.output())
-    assert match, stack.output()
-    endpoint = match.group(1)
-
-    def client(service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-
-    return client
+    return moto_clients(stack)
 
 
 def wait_for(check: Callable[[], Any], timeout_s: float = DELIVERY_S) -> Any:
     """Poll ``check`` until it returns something truthy; ``None`` after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.05)
-    return None
+    return poll(check, timeout_s)
 
 
 def seen(aws: Callable[[str], Any], pk: str) -> Any:
