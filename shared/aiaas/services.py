@@ -80,9 +80,18 @@ def gpu_backend() -> GpuBackend | None:
     """Where ``gpu`` models run: the SageMaker endpoint, a local container app, or nowhere."""
     s = get_settings()
     if s.gpu_endpoint:
+        import boto3  # noqa: PLC0415 - only with an endpoint
+        from botocore.config import Config  # noqa: PLC0415
+
         from aiaas.serving.gpu_client import SageMakerGpuBackend  # noqa: PLC0415
 
-        return SageMakerGpuBackend(aws_client("sagemaker-runtime"), s.gpu_endpoint)
+        # The HTTP API gives up after 30 s: one retry at most, reads bounded by the setting.
+        config = Config(
+            connect_timeout=3,
+            read_timeout=s.gpu_timeout_s,
+            retries={"mode": "standard", "max_attempts": 2},
+        )
+        return SageMakerGpuBackend(boto3.client("sagemaker-runtime", config=config), s.gpu_endpoint)
     if s.gpu_url:
         from aiaas.serving.gpu_client import HttpGpuBackend  # noqa: PLC0415
 
