@@ -23,6 +23,7 @@ ORT_GPU_CUDA = {"1.31.1": "13.0"}
 NOT_IN_IMAGE = [
     "tokenizers", "PIL", "mangum", "httpx", "moto", "yaml", "sklearn", "skl2onnx", "argon2",
     "jwt", "email_validator", "aiaas_dev", "pytest", "tritonclient", "openai",
+    "aws_lambda_powertools", "uvloop",
 ]  # fmt: skip
 BLOCKER = """
 import importlib.abc, sys
