@@ -238,6 +238,8 @@ def test_listing_pages_newest_first(pipeline: Pipeline) -> None:
     assert {j.id for j in first + rest} == set(made)
     with pytest.raises(InvalidInput):
         pipeline.jobs.page(ALICE, 2, "not-a-cursor")
+    with pytest.raises(InvalidInput):
+        pipeline.jobs.page(BOB, 2, cursor)  # another tenant's cursor is no way in
 
 
 def test_bad_job_requests_are_refused(pipeline: Pipeline) -> None:

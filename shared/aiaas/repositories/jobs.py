@@ -76,7 +76,10 @@ class DynamoJobs:
             "Limit": limit,
         }
         if after:
-            params["ExclusiveStartKey"] = json.loads(base64.urlsafe_b64decode(after))
+            start = json.loads(base64.urlsafe_b64decode(after))
+            if not isinstance(start, dict) or start.get("gsi1pk") != {"S": f"TENANT#{tenant}"}:
+                raise ValueError("not a cursor of this tenant's listing")
+            params["ExclusiveStartKey"] = start
         with aws_errors("listing jobs"):
             answer = self.client.query(**params)
         last = answer.get("LastEvaluatedKey")
