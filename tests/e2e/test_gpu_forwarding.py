@@ -95,6 +95,7 @@ def test_native_route_forwards_to_the_gpu_app(
         f"/v1/models/{MODEL}/predict", json={"inputs": TOKENS}, headers=owner["headers"]
     )
     assert answer.status_code == 200, answer.text
+    assert answer.headers["x-model-variant"] == "gpu"
     got = np.array([row["sentence_embedding"] for row in answer.json()["outputs"]])
     np.testing.assert_allclose(got, expected(TOKENS), atol=1e-5)
     assert gpu_runs(stack) == before + len(TOKENS)

@@ -193,6 +193,7 @@ class RegisteredModels:
             if self.gpu is None:
                 raise Unavailable("GPU backend not configured for this deployment")
             served.gpu = self.gpu
+            served.variant = "gpu"  # the container picks fp16 or fp32 itself
             return served
         sha = version.sha256 if variant == "fp32" else str(version.quality["int8"]["sha256"])
         served.session = self._session(self.cache.path(version.artifacts[variant], sha))

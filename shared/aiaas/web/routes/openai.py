@@ -114,7 +114,7 @@ def _registered(
         matrix = (matrix / norms).astype(np.float32)
     headers = {
         "x-model-version": str(served.version.version),
-        "x-model-variant": "gpu" if served.gpu is not None else served.variant,
+        "x-model-variant": served.variant,
         "x-inference-ms": f"{(time.perf_counter() - started) * 1e3:.2f}",
     }
     tokens = sum(len(item) for item in inputs)
