@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
@@ -94,7 +95,7 @@ def stop_pollers(pollers: Iterable[EventPoller]) -> None:
         poller.stop()
 
 
-class QueuePoller:
+class QueuePoller(ABC):
     """A thread that empties one moto queue: start, stop, and whether the queue is idle.
 
     Subclasses implement `_run`, the polling loop, and return from it once `_stopping` is
@@ -114,8 +115,9 @@ class QueuePoller:
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
 
+    @abstractmethod
     def _run(self) -> None:
-        raise NotImplementedError
+        """Poll until `_stopping` is set."""
 
     def start(self) -> None:
         """Start polling."""

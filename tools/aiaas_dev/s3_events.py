@@ -9,7 +9,7 @@ what it puts on the bucket.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote_plus, unquote_plus
@@ -78,6 +78,21 @@ class S3EventSource:
         )
 
 
+def events_of_type(
+    function_properties: Mapping[str, Mapping[str, Any]], event_type: str
+) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    """``(function, event name, properties)`` of every event of one ``Type``, in order.
+
+    Args:
+        function_properties: The properties of the functions that run locally.
+        event_type: ``S3``, ``SQS``...
+    """
+    for function, props in function_properties.items():
+        for name, event in (props.get("Events") or {}).items():
+            if event.get("Type") == event_type:
+                yield function, name, event.get("Properties") or {}
+
+
 def s3_event_sources(
     document: Mapping[str, Any],
     function_properties: Mapping[str, Mapping[str, Any]],
@@ -99,12 +114,10 @@ def s3_event_sources(
             bucket overlap (S3 refuses that configuration, so the deployment would fail).
     """
     resources: Mapping[str, Any] = document.get("Resources") or {}
-    sources: list[S3EventSource] = []
-    for function, props in function_properties.items():
-        for name, event in (props.get("Events") or {}).items():
-            if event.get("Type") == S3_EVENT_TYPE:
-                properties = event.get("Properties") or {}
-                sources.append(_source(function, name, properties, resources, resolver))
+    sources = [
+        _source(function, name, properties, resources, resolver)
+        for function, name, properties in events_of_type(function_properties, S3_EVENT_TYPE)
+    ]
     _check_overlaps(sources)
     return tuple(sources)
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiaas_dev.cfn import Resolver, TemplateError
 from aiaas_dev.resources import FIFO_SUFFIX, QUEUE_TYPE
+from aiaas_dev.s3_events import events_of_type
 
 logger = logging.getLogger(__name__)
 
@@ -100,14 +101,11 @@ def sqs_event_sources(
     """
     resources: Mapping[str, Any] = document.get("Resources") or {}
     sources: list[SQSEventSource] = []
-    for function, props in function_properties.items():
-        for name, event in (props.get("Events") or {}).items():
-            if event.get("Type") == SQS_EVENT_TYPE:
-                properties = event.get("Properties") or {}
-                source = _source(function, name, properties, resources, resolver)
-                queue = resources[source.queue_id].get("Properties") or {}
-                _check_visibility(source, queue, resolver, function_timeouts[function])
-                sources.append(source)
+    for function, name, properties in events_of_type(function_properties, SQS_EVENT_TYPE):
+        source = _source(function, name, properties, resources, resolver)
+        queue = resources[source.queue_id].get("Properties") or {}
+        _check_visibility(source, queue, resolver, function_timeouts[function])
+        sources.append(source)
     return tuple(sources)
 
 

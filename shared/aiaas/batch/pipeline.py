@@ -186,7 +186,8 @@ class Splitter:
         )
         if self.store.create(job):
             logger.info("inbox file %s is job %s", key, job.id)
-        stored = self.store.get(job.id)
+            return self.split(job)
+        stored = self.store.get(job.id)  # a replayed event: the job as it stands
         return self.split(stored) if stored is not None else "ignored: job vanished"
 
     def split(self, job: BatchJob) -> str:

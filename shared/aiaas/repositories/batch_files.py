@@ -6,11 +6,13 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from aiaas.aws.lite import error_code
 from aiaas.batch.inputs import stream_lines
 from aiaas.repositories.dynamo import aws_errors
 from aiaas.repositories.s3 import presigned_post
 
 JSONL = "application/jsonl"
+MISSING = ("404", "NoSuchKey")  # HeadObject's code for a missing key, GetObject's
 ASSEMBLY_SPOOL_BYTES = 64 * 1024 * 1024  # outputs larger than this spill to /tmp
 
 
@@ -36,10 +38,10 @@ class S3BatchFiles:
     def head(self, key: str) -> dict[str, Any] | None:
         """An object's size and ETag; None when it does not exist."""
         try:
-            with aws_errors("reading the input", "404", "NoSuchKey"):
+            with aws_errors("reading the input", *MISSING):
                 answer = self.client.head_object(Bucket=self.bucket, Key=key)
         except Exception as exc:
-            if getattr(exc, "response", {}).get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+            if error_code(exc) in MISSING:
                 return None
             raise
         return {"size": int(answer["ContentLength"]), "etag": str(answer["ETag"]).strip('"')}

@@ -23,6 +23,7 @@ from aiaas.web.serving import (
     is_builtin,
     registered_models,
 )
+from aiaas_runtime.tasks.base import l2_normalize
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -109,9 +110,7 @@ def _registered(
             raise InvalidInput(
                 f"dimensions must be at most {matrix.shape[1]} for {name!r}", param="dimensions"
             )
-        matrix = matrix[:, :dimensions]
-        norms = np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
-        matrix = (matrix / norms).astype(np.float32)
+        matrix = l2_normalize(matrix[:, :dimensions])
     headers = {
         "x-model-version": str(served.version.version),
         "x-model-variant": served.variant,
