@@ -24,13 +24,13 @@ from aiaas.batch.inputs import Row
 from aiaas.batch.records import BatchJob
 from aiaas_dev.stack import LocalStack
 from tests.e2e.accounts import new_account
+from tests.e2e.batch_jobs import batch_headers, jsonl, output, submit, wait_for_job
 from tests.e2e.inprocess import in_process_stack
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 MINILM, IRIS = "all-minilm-l6-v2", "iris-rf"
-FINISHED = {"SUCCEEDED", "PARTIALLY_FAILED", "FAILED", "CANCELLED"}
 IRIS_ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5]]
 WORDS = [
     "the",
@@ -66,13 +66,7 @@ def http(stack: LocalStack) -> Iterator[httpx.Client]:
 
 def batch_key(http: httpx.Client) -> dict[str, Any]:
     account = new_account(http)
-    key = http.post(
-        "/v1/keys",
-        json={"name": "jobs", "scopes": ["batch"]},
-        headers={"authorization": f"Bearer {account['token']}"},
-    )
-    assert key.status_code == 201, key.text
-    return {**account, "headers": {"x-api-key": key.json()["key"]}}
+    return {**account, "headers": batch_headers(http, account["token"])}
 
 
 @pytest.fixture(scope="module")
@@ -84,35 +78,11 @@ def aws(service: str) -> Any:
     return boto3.client(service, endpoint_url=os.environ["AWS_ENDPOINT_URL"])
 
 
-def submit(
+def run_job(
     http: httpx.Client, who: dict[str, Any], model: str, data: bytes, fmt: str = "jsonl"
 ) -> dict[str, Any]:
-    created = http.post(
-        "/v1/batch-jobs", json={"model": model, "input_format": fmt}, headers=who["headers"]
-    )
-    assert created.status_code == 201, created.text
-    job = created.json()
-    assert job["status"] == "UPLOADING"
-    upload = job["upload"]
-    sent = httpx.post(upload["url"], data=upload["fields"], files={"file": ("in", data)})
-    assert sent.status_code in (200, 204), sent.text
-    return job
-
-
-def wait(http: httpx.Client, who: dict[str, Any], job_id: str, timeout_s: float = 240) -> dict:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        job = http.get(f"/v1/batch-jobs/{job_id}", headers=who["headers"]).json()
-        if job["status"] in FINISHED:
-            return job  # type: ignore[no-any-return]
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not finish: {job}")
-
-
-def output(job: dict[str, Any]) -> list[dict[str, Any]]:
-    answer = httpx.get(job["output_url"], timeout=60)
-    assert answer.status_code == 200, answer.text
-    return [json.loads(line) for line in answer.content.splitlines()]
+    """Submit a job as ``who`` and wait until it finished."""
+    return wait_for_job(http, who["headers"], submit(http, who["headers"], model, data, fmt)["id"])
 
 
 def texts(count: int) -> list[str]:
@@ -122,15 +92,11 @@ def texts(count: int) -> list[str]:
     ]
 
 
-def jsonl(rows: list[dict[str, Any]]) -> bytes:
-    return b"".join(json.dumps(row).encode() + b"\n" for row in rows)
-
-
 def test_ten_thousand_texts_succeed_with_one_line_per_input_in_order(
     stack: LocalStack, http: httpx.Client, alice: dict[str, Any]
 ) -> None:
     lines = [{"id": f"t{i}", "input": text} for i, text in enumerate(texts(10_000))]
-    job = wait(http, alice, submit(http, alice, MINILM, jsonl(lines))["id"])
+    job = run_job(http, alice, MINILM, jsonl(lines))
     assert job["status"] == "SUCCEEDED", job
     assert job["counts"] == {"total": 10_000, "succeeded": 10_000, "failed": 0}
     assert job["started_at"] and job["completed_at"] >= job["started_at"]
@@ -143,7 +109,7 @@ def test_csv_for_iris_succeeds_in_order(http: httpx.Client, alice: dict[str, Any
     body = "id,sepal_length,sepal_width,petal_length,petal_width\n" + "".join(
         f"f{i},{','.join(map(str, IRIS_ROWS[i % 3]))}\n" for i in range(1200)
     )
-    job = wait(http, alice, submit(http, alice, IRIS, body.encode(), "csv")["id"])
+    job = run_job(http, alice, IRIS, body.encode(), "csv")
     assert job["status"] == "SUCCEEDED", job
     rows = output(job)
     assert [row["id"] for row in rows] == [f"f{i}" for i in range(1200)]
@@ -167,7 +133,7 @@ def test_two_percent_malformed_lines_are_exactly_the_error_rows(
     http: httpx.Client, alice: dict[str, Any]
 ) -> None:
     data, bad = malformed_file(2000, every=50)
-    job = wait(http, alice, submit(http, alice, IRIS, data)["id"])
+    job = run_job(http, alice, IRIS, data)
     assert job["status"] == "PARTIALLY_FAILED", job
     assert job["counts"] == {"total": 2000, "succeeded": 1960, "failed": 40}
     rows = output(job)
@@ -196,15 +162,15 @@ def test_replaying_every_message_and_the_s3_event_changes_nothing(
     stack: LocalStack, http: httpx.Client, alice: dict[str, Any]
 ) -> None:
     data, _ = malformed_file(1500, every=50)
-    submitted = submit(http, alice, IRIS, data)
-    job = wait(http, alice, submitted["id"])
+    submitted = submit(http, alice["headers"], IRIS, data)
+    job = wait_for_job(http, alice["headers"], submitted["id"])
     before = httpx.get(job["output_url"]).content
     assert replay_chunks(stack, job["id"]) == 3
     bucket = os.environ["AIAAS_BATCH_BUCKET"]
     key = f"uploads/{job['id']}.jsonl"
     aws("s3").put_object(Bucket=bucket, Key=key, Body=data)  # the S3 event once more
     assert stack.wait_idle(60)
-    again = wait(http, alice, job["id"])
+    again = wait_for_job(http, alice["headers"], job["id"])
     assert again["counts"] == job["counts"] and again["status"] == job["status"]
     assert again["completed_at"] == job["completed_at"]
     assert httpx.get(again["output_url"]).content == before
@@ -232,7 +198,7 @@ def test_a_chunk_that_keeps_failing_lands_in_the_dlq_and_its_rows_are_errors(
     runner.scorer = failing
     try:
         rows = [{"id": i, "input": IRIS_ROWS[i % 3]} for i in range(1500)]
-        job = wait(http, alice, submit(http, alice, IRIS, jsonl(rows))["id"])
+        job = run_job(http, alice, IRIS, jsonl(rows))
     finally:
         runner.scorer = failing.inner
     assert failing.attempts == 3  # BatchMaxReceives
@@ -257,7 +223,7 @@ def test_a_chunk_that_keeps_failing_lands_in_the_dlq_and_its_rows_are_errors(
 def test_another_tenant_cannot_read_list_or_cancel(
     http: httpx.Client, alice: dict[str, Any]
 ) -> None:
-    job = submit(http, alice, IRIS, jsonl([{"id": 1, "input": IRIS_ROWS[0]}]))
+    job = submit(http, alice["headers"], IRIS, jsonl([{"id": 1, "input": IRIS_ROWS[0]}]))
     bob = batch_key(http)
     assert http.get(f"/v1/batch-jobs/{job['id']}", headers=bob["headers"]).status_code == 404
     assert http.delete(f"/v1/batch-jobs/{job['id']}", headers=bob["headers"]).status_code == 404

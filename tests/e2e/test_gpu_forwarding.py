@@ -7,7 +7,6 @@ The expected numbers come from onnxruntime on this machine, run directly on the 
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ from openai import BadRequestError, NotFoundError, OpenAI
 
 from aiaas_dev.stack import LocalStack
 from tests.e2e.accounts import new_account
+from tests.e2e.batch_jobs import batch_headers, jsonl, output, submit, wait_for_job
 from tests.e2e.inprocess import in_process_stack
 from tests.unit import catalog_models as cm
 
@@ -148,27 +148,13 @@ def test_openai_embeddings_forward_token_arrays_to_the_gpu_app(
 def test_batch_job_forwards_to_the_gpu_app(
     stack: LocalStack, http: httpx.Client, owner: dict[str, Any]
 ) -> None:
-    token = owner["token"]
-    key = http.post(
-        "/v1/keys",
-        json={"name": "jobs", "scopes": ["batch"]},
-        headers={"authorization": f"Bearer {token}"},
-    ).json()["key"]
-    headers = {"x-api-key": key}
+    headers = batch_headers(http, owner["token"])
     lines = [{"id": i, "input": TOKENS[i % 3]} for i in range(90)] + [{"id": 90, "input": "x"}]
-    job = http.post("/v1/batch-jobs", json={"model": MODEL}, headers=headers).json()
-    data = b"".join(json.dumps(line).encode() + b"\n" for line in lines)
-    upload = job["upload"]
-    httpx.post(upload["url"], data=upload["fields"], files={"file": ("in", data)})
     before = gpu_runs(stack)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        state = http.get(f"/v1/batch-jobs/{job['id']}", headers=headers).json()
-        if state["status"] not in ("UPLOADING", "QUEUED", "RUNNING"):
-            break
-        time.sleep(0.2)
+    job = submit(http, headers, MODEL, jsonl(lines))
+    state = wait_for_job(http, headers, job["id"], timeout_s=60)
     assert state["status"] == "PARTIALLY_FAILED", state
-    rows = [json.loads(line) for line in httpx.get(state["output_url"]).content.splitlines()]
+    rows = output(state)
     assert [row["id"] for row in rows] == list(range(91))
     want = expected(TOKENS)
     got = np.array([row["output"]["sentence_embedding"] for row in rows[:90]])
