@@ -19,6 +19,7 @@ from moto.server import ThreadedMotoServer
 
 from aiaas import services
 from aiaas.auth import gateway
+from aiaas.batch import wiring
 from aiaas.catalog import handler
 from aiaas.settings import get_settings
 from aiaas.web import deps
@@ -109,7 +110,9 @@ def _clear_caches() -> None:
     for cached in (get_settings, deps.get_signing_key, deps.usage_service,
                    gateway.authorizer, handler.registrar):  # fmt: skip
         cached.cache_clear()
-    for name in ("aws_client", "catalog_service", "gpu_backend", "registered_models",
-                 "job_store", "batch_files", "model_check", "job_service", "splitter",
-                 "chunk_runner"):  # fmt: skip
+    for name in ("aws_client", "catalog_service", "usage_service", "gpu_backend",
+                 "registered_models"):  # fmt: skip
         getattr(services, name).cache_clear()
+    for name in ("job_store", "batch_files", "model_check", "job_service", "splitter",
+                 "chunk_runner"):  # fmt: skip
+        getattr(wiring, name).cache_clear()

@@ -14,6 +14,7 @@ import pytest
 from aiaas import services
 from aiaas.auth.principal import Principal
 from aiaas.auth.scopes import ALL_SCOPES
+from aiaas.batch import wiring
 from aiaas.batch.inputs import Row
 from aiaas.batch.jobs import JobLimits, JobService, ModelCheck, builtin_models
 from aiaas.batch.pipeline import ChunkFailed, ChunkMessage, ChunkRunner, SplitConfig, Splitter
@@ -95,7 +96,7 @@ def pipeline(aws: AwsResources, models_dir: Path) -> Pipeline:
     queue = ListQueue()
     splitter = Splitter(store, files, queue, SplitConfig(16, 1 << 20, 4096, "ops"), check.problem)
     scorer = ModelScorer(services.get_registry(), services.registered_models)
-    runner = ChunkRunner(store, files, scorer, max_receives=3, on_finished=services.meter_job)
+    runner = ChunkRunner(store, files, scorer, max_receives=3, on_finished=wiring.meter_job)
     jobs = JobService(store, store, files, check, JobLimits(1 << 20, 600))
     return Pipeline(jobs, store, files, queue, splitter, runner, aws.client("s3"), aws.batch_bucket)
 

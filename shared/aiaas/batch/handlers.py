@@ -9,7 +9,7 @@ import logging
 from typing import Any
 from urllib.parse import unquote_plus
 
-from aiaas.services import splitter
+from aiaas.batch.wiring import splitter
 from aiaas.settings import get_settings
 
 logger = logging.getLogger(__name__)

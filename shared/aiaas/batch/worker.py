@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from aiaas.batch.pipeline import ChunkMessage
-from aiaas.services import chunk_runner
+from aiaas.batch.wiring import chunk_runner
 from aiaas.settings import get_settings
 
 logger = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from aiaas.auth.principal import Principal
 from aiaas.auth.scopes import Scope
 from aiaas.batch.jobs import JobService
-from aiaas.services import job_service
+from aiaas.batch.wiring import job_service
 from aiaas.web.body import openapi_body, parse_as, read_json
 from aiaas.web.deps import SettingsDep, require
 from aiaas.web.responses import FastJSONResponse
