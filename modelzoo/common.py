@@ -40,8 +40,10 @@ MANIFEST_ORDER = (
     "optimized", "quality",
 )  # fmt: skip
 
-# ONNX element type -> Open Inference Protocol datatype name.
-_OIP_DATATYPES = {
+# ONNX element type -> Open Inference Protocol datatype name. A copy of the runtime's table
+# (aiaas_runtime.datatypes), which this build environment does not install;
+# tests/unit/test_datatypes.py keeps the two equal.
+OIP_DATATYPES = {
     onnx.TensorProto.BOOL: "BOOL",
     onnx.TensorProto.UINT8: "UINT8",
     onnx.TensorProto.UINT16: "UINT16",
@@ -109,7 +111,7 @@ def write_json(path: Path, data: Any, *, compact: bool = False) -> None:
 def _tensor_spec(value: onnx.ValueInfoProto) -> dict[str, Any]:
     tensor = value.type.tensor_type
     shape = [d.dim_value if d.HasField("dim_value") else -1 for d in tensor.shape.dim]
-    return {"name": value.name, "datatype": _OIP_DATATYPES[tensor.elem_type], "shape": shape}
+    return {"name": value.name, "datatype": OIP_DATATYPES[tensor.elem_type], "shape": shape}
 
 
 def graph_tensors(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

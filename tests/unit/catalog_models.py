@@ -8,7 +8,7 @@ from onnx import TensorProto, helper, numpy_helper
 from skl2onnx import to_onnx
 from sklearn.datasets import load_wine
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 OPSET = 17
@@ -74,12 +74,18 @@ def to_bytes(model: onnx.ModelProto) -> bytes:
     return model.SerializeToString()
 
 
-def logistic_regression(*, zipmap: bool = False) -> onnx.ModelProto:
-    """A scaled LogisticRegression on scikit-learn's bundled wine data, through skl2onnx."""
+def _wine_classifier() -> tuple[Pipeline, np.ndarray]:
+    """A scaled LogisticRegression fitted on scikit-learn's bundled wine data, and its rows."""
     features, labels = load_wine(return_X_y=True)
     features = features.astype(np.float32)
     classifier = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
     classifier.fit(features, labels)
+    return classifier, features
+
+
+def logistic_regression(*, zipmap: bool = False) -> onnx.ModelProto:
+    """A scaled LogisticRegression on scikit-learn's bundled wine data, through skl2onnx."""
+    classifier, features = _wine_classifier()
     model = to_onnx(
         classifier,
         features[:1],
@@ -88,6 +94,22 @@ def logistic_regression(*, zipmap: bool = False) -> onnx.ModelProto:
     )
     assert isinstance(model, onnx.ModelProto)
     return model
+
+
+def logistic_regression_default_opset() -> onnx.ModelProto:
+    """The same classifier exported as a user would: skl2onnx's defaults, no ``target_opset``.
+
+    Its opsets are whatever this skl2onnx emits (skl2onnx 1.20: ``ai.onnx`` 22).
+    """
+    classifier, features = _wine_classifier()
+    model = to_onnx(classifier, features[:1], options={"zipmap": False})
+    assert isinstance(model, onnx.ModelProto)
+    return model
+
+
+def default_opset(model: onnx.ModelProto) -> int:
+    """The default-domain (``ai.onnx``) opset a model imports."""
+    return int(max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")))
 
 
 def undefined_input() -> onnx.ModelProto:

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import onnxruntime as ort
 
 from aiaas.errors import InvalidInput, Unavailable
-from aiaas.protocols import DATATYPES, oip_datatype
 from aiaas_runtime.batcher import Feeds, RunFn
+from aiaas_runtime.datatypes import oip_datatype
 from aiaas_runtime.manifest import TensorSpec
 from aiaas_runtime.session import CPU, CUDA, session_options
 
@@ -26,22 +27,8 @@ logger = logging.getLogger(__name__)
 TENSORRT = "TensorrtExecutionProvider"
 Provider = str | tuple[str, dict[str, Any]]
 
-# onnxruntime's type strings ("tensor(float)") -> Open Inference Protocol datatypes.
-_ORT_TYPES = {
-    "bool": "BOOL",
-    "uint8": "UINT8",
-    "uint16": "UINT16",
-    "uint32": "UINT32",
-    "uint64": "UINT64",
-    "int8": "INT8",
-    "int16": "INT16",
-    "int32": "INT32",
-    "int64": "INT64",
-    "float16": "FP16",
-    "float": "FP32",
-    "double": "FP64",
-    "string": "BYTES",
-}
+# onnxruntime spells element types ("tensor(float)") as ONNX does: numpy's names, but these.
+_ORT_SPELLINGS = {"float": "float32", "string": "object"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,12 +108,22 @@ def input_specs(session: Any) -> dict[str, TensorSpec]:
 
 
 def _spec(meta: Any) -> TensorSpec:
-    element = str(meta.type).removeprefix("tensor(").removesuffix(")")
-    datatype = _ORT_TYPES.get(element)
-    if datatype not in DATATYPES:
+    datatype = _datatype(str(meta.type))
+    if datatype is None:
         raise Unavailable(f"input {meta.name!r} has type {meta.type}, which no request can carry")
     shape = tuple(d if isinstance(d, int) and d >= 0 else -1 for d in meta.shape)
-    return TensorSpec(meta.name, str(datatype), shape)
+    return TensorSpec(meta.name, datatype, shape)
+
+
+def _datatype(ort_type: str) -> str | None:
+    """The Open Inference Protocol datatype of ``tensor(<element>)``; None for other types."""
+    if not (ort_type.startswith("tensor(") and ort_type.endswith(")")):
+        return None
+    element = ort_type.removeprefix("tensor(").removesuffix(")")
+    try:
+        return oip_datatype(np.dtype(_ORT_SPELLINGS.get(element, element)))
+    except (TypeError, ValueError):  # bfloat16, float8, int4...: no datatype, or no numpy one
+        return None
 
 
 def check_feeds(inputs: Mapping[str, TensorSpec], feeds: Feeds) -> None:

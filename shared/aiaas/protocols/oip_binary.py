@@ -19,26 +19,21 @@ import numpy as np
 import numpy.typing as npt
 
 from aiaas.errors import InvalidInput
+from aiaas_runtime.datatypes import DATATYPES, numpy_dtype, oip_datatype
+
+# The datatype table is the runtime's (one copy); the codec re-exports its names.
+__all__ = [
+    "DATATYPES",
+    "Array",
+    "numpy_dtype",
+    "oip_datatype",
+    "tensor_from_binary",
+    "tensor_from_json",
+    "tensor_to_binary",
+    "tensor_to_json",
+]
 
 Array = npt.NDArray[Any]
-
-_NUMPY: dict[str, np.dtype[Any]] = {
-    "BOOL": np.dtype(np.bool_),
-    "UINT8": np.dtype("<u1"),
-    "UINT16": np.dtype("<u2"),
-    "UINT32": np.dtype("<u4"),
-    "UINT64": np.dtype("<u8"),
-    "INT8": np.dtype("<i1"),
-    "INT16": np.dtype("<i2"),
-    "INT32": np.dtype("<i4"),
-    "INT64": np.dtype("<i8"),
-    "FP16": np.dtype("<f2"),
-    "FP32": np.dtype("<f4"),
-    "FP64": np.dtype("<f8"),
-    "BYTES": np.dtype(np.object_),
-}
-DATATYPES: tuple[str, ...] = tuple(_NUMPY)
-"""Every datatype of the Open Inference Protocol's table, in its order."""
 
 _LENGTH = struct.Struct("<I")
 _KINDS: dict[str, tuple[tuple[type, ...], str]] = {
@@ -47,38 +42,6 @@ _KINDS: dict[str, tuple[tuple[type, ...], str]] = {
     "FP": ((int, float), "a number"),
     "INT": ((int, float), "an integer"),
 }
-
-
-def numpy_dtype(datatype: str) -> np.dtype[Any]:
-    """Return the numpy dtype that holds an Open Inference Protocol datatype.
-
-    BYTES maps to ``object`` (arrays of ``bytes``); the others to little-endian fixed sizes.
-
-    Raises:
-        ValueError: ``datatype`` is not in the protocol's table.
-    """
-    try:
-        return _NUMPY[datatype]
-    except KeyError:
-        raise ValueError(f"unknown datatype {datatype!r}") from None
-
-
-def oip_datatype(dtype: npt.DTypeLike) -> str:
-    """Return the Open Inference Protocol datatype for a numpy dtype.
-
-    Object, ``bytes_`` and ``str_`` arrays are BYTES; byte order does not matter.
-
-    Raises:
-        ValueError: No datatype fits (complex numbers, datetimes, structured dtypes).
-    """
-    dt = np.dtype(dtype)
-    if dt.kind in "OSU":
-        return "BYTES"
-    little = dt.newbyteorder("<")
-    for name, candidate in _NUMPY.items():
-        if name != "BYTES" and candidate == little:
-            return name
-    raise ValueError(f"no Open Inference Protocol datatype for numpy dtype {dt}")
 
 
 def tensor_to_binary(array: Array, datatype: str) -> bytes:
