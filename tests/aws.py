@@ -17,12 +17,6 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from aiaas import services
-from aiaas.auth import gateway
-from aiaas.batch import wiring
-from aiaas.catalog import handler
-from aiaas.settings import get_settings
-from aiaas.web import deps
 from aiaas_dev.aws import provision_resources
 from aiaas_dev.template import load_template
 
@@ -79,7 +73,12 @@ def create_resources(endpoint: str) -> AwsResources:
 
 @pytest.fixture
 def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> AwsResources:
-    """An empty moto with the template's tables and secret; functions' env pointed at them."""
+    """An empty moto with the template's tables and secret; functions' env pointed at them.
+
+    Functions read their settings when they are built (``Settings()``), so a handler or
+    services object made after this fixture talks to this test's moto; nothing is cached
+    across tests.
+    """
     urlopen(Request(f"{moto_endpoint}/moto-api/reset", method="POST"), timeout=5).read()
     for key, value in {
         "AWS_ENDPOINT_URL": moto_endpoint,
@@ -101,18 +100,4 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> AwsResources:
         "AIAAS_BATCH_QUEUE_URL": res.batch_queue_url,
     }.items():
         monkeypatch.setenv(key, value)
-    _clear_caches()
     return res
-
-
-def _clear_caches() -> None:
-    """Process-wide caches hold clients and settings from the previous test's moto."""
-    for cached in (get_settings, deps.get_signing_key, deps.usage_service,
-                   gateway.authorizer, handler.registrar):  # fmt: skip
-        cached.cache_clear()
-    for name in ("aws_client", "catalog_service", "usage_service", "gpu_backend",
-                 "registered_models"):  # fmt: skip
-        getattr(services, name).cache_clear()
-    for name in ("job_store", "batch_files", "model_check", "job_service", "splitter",
-                 "chunk_runner"):  # fmt: skip
-        getattr(wiring, name).cache_clear()

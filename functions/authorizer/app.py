@@ -1,5 +1,5 @@
 """AuthorizerFunction: HTTP API Lambda authorizer (API keys and login JWTs). No FastAPI."""
 
-from aiaas.auth.gateway import handle as handler
+from aiaas.handlers.authorizer import from_environment
 
-__all__ = ["handler"]
+handler = from_environment()

@@ -1,5 +1,7 @@
 """BatchFunction: SQS chunk messages -> output rows (partial batch responses)."""
 
-from aiaas.batch.worker import handle as handler
+from aiaas.handlers.batch import make_handler
+from aiaas.services import batch_services
+from aiaas.settings import Settings
 
-__all__ = ["handler"]
+handler = make_handler(batch_services(Settings()))

@@ -1,5 +1,7 @@
 """BatchSplitFunction: S3 uploads (``uploads/``, ``inbox/``) -> chunks in S3 and SQS."""
 
-from aiaas.batch.handlers import split as handler
+from aiaas.handlers.batch_split import make_handler
+from aiaas.services import split_services
+from aiaas.settings import Settings
 
-__all__ = ["handler"]
+handler = make_handler(split_services(Settings()))

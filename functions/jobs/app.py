@@ -2,8 +2,10 @@
 
 from mangum import Mangum
 
-from aiaas.settings import get_settings
+from aiaas.services import jobs_services
+from aiaas.settings import Settings
 from aiaas.web.apps import create_jobs_app
 
-app = create_jobs_app()
-handler = Mangum(app, lifespan="off", api_gateway_base_path=get_settings().base_path)
+services = jobs_services(Settings())
+app = create_jobs_app(services)
+handler = Mangum(app, lifespan="off", api_gateway_base_path=services.settings.base_path)

@@ -1,5 +1,7 @@
 """RegisterModelFunction: S3 uploads -> validated, quantized, profiled catalog versions."""
 
-from aiaas.catalog.handler import handle as handler
+from aiaas.handlers.register import make_handler
+from aiaas.services import register_services
+from aiaas.settings import Settings
 
-__all__ = ["handler"]
+handler = make_handler(register_services(Settings()))

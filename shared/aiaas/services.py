@@ -1,13 +1,21 @@
-"""The composition root: process-wide clients and services, made on first use.
+"""The composition root: one `Services` object per function, built once at cold start.
 
-No web framework here: the plain handlers (S3, SQS) build what they need from this module
-too. Nothing is imported at module import that a function's layers may lack: the inference
-runtime and boto3 are imported inside the functions that need them.
+``functions/<name>/app.py`` calls the builder of its function (`predict_services`,
+`auth_services`...), which checks every setting that function will need (the registered-model
+path included) and wires the objects it uses; the object is then passed into
+``create_*_app(services)`` or a plain handler's factory. Tests build their own.
+
+AWS clients are made on first use (`LazyClient`), never at import or build time: moto must be
+running first, and a function pays for boto3's import (~300 ms) only on the path that needs
+it. Modules a function's layers may lack (the inference runtime, the batch package) are
+imported inside the members that need them.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+import threading
+from collections.abc import Callable
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from aiaas.aws.lite import LiteClient
@@ -16,102 +24,307 @@ from aiaas.domain.usage import UsageService
 from aiaas.repositories.models import DynamoCatalog
 from aiaas.repositories.usage import DynamoUsage
 from aiaas.repositories.weights import S3Weights
-from aiaas.settings import get_settings
+from aiaas.settings import Settings
 
 if TYPE_CHECKING:
-    from aiaas.serving.catalog_models import RegisteredModels
+    from aiaas.batch.jobs import JobService, ModelCheck
+    from aiaas.batch.pipeline import ChunkRunner, Splitter
+    from aiaas.batch.records import BatchJob
+    from aiaas.batch.store import DynamoJobs
+    from aiaas.domain.accounts import AccountService
+    from aiaas.domain.keys import KeyService
+    from aiaas.registration.register import Registrar
+    from aiaas.repositories.secrets import SecretReader
     from aiaas.serving.gpu import GpuBackend
+    from aiaas.serving.predictions import PredictionService
+    from aiaas.serving.resolver import ModelResolver
     from aiaas_runtime import ModelRegistry
 
 
-@lru_cache(maxsize=8)
-def aws_client(service: str) -> Any:
-    """A boto3 client, made on first use (never at import: moto must start first)."""
-    import boto3  # noqa: PLC0415 - only functions that talk to AWS pay for the import
+class LazyClient:
+    """A boto3 client made on its first method call (thread-safe), then reused."""
+
+    def __init__(self, service: str, factory: Callable[[str], Any] | None = None) -> None:
+        self.service = service
+        self.factory = factory
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.client, name)
+
+    @property
+    def client(self) -> Any:
+        """The real client."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = (self.factory or _boto3_client)(self.service)
+        return self._client
+
+
+def _boto3_client(service: str) -> Any:
+    import boto3  # noqa: PLC0415 - only functions that talk to AWS through boto3 pay for it
 
     return boto3.client(service)
 
 
-@lru_cache(maxsize=1)
-def catalog_service() -> CatalogService:
-    """The catalog on the models table and the weights bucket."""
-    s = get_settings()
-    return CatalogService(
-        DynamoCatalog(aws_client("dynamodb"), str(s.models_table)),
-        S3Weights(aws_client("s3"), str(s.weights_bucket)),
-        admin_tenants=s.admins,
-        max_upload_bytes=s.max_upload_bytes,
-    )
+class Services:
+    """Everything a function's handlers use, wired from one `Settings`.
 
-
-@lru_cache(maxsize=1)
-def usage_service() -> UsageService:
-    """Quotas and usage on the usage table (also touches keys' last use).
-
-    Metering runs on every prediction, first request included, so it uses the stdlib
-    client: importing boto3 would add ~300 ms to the predict function's cold start.
+    Members are made on first access, once (``cached_property``); the builders below touch
+    the members of their function at cold start, so a function's first request finds them
+    made and a missing setting fails the init phase.
     """
-    s = get_settings()
-    store = DynamoUsage(LiteClient("dynamodb"), str(s.usage_table), str(s.accounts_table or ""))
-    return UsageService(store, s.daily_quota)
 
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._clients: dict[str, LazyClient] = {}
 
-@lru_cache(maxsize=1)
-def get_registry() -> ModelRegistry:
-    """The process-wide model registry: sessions survive warm invocations."""
-    from aiaas_runtime import ModelRegistry  # noqa: PLC0415 - InferenceLayer only
+    def client(self, service: str) -> LazyClient:
+        """The function's client of one AWS service."""
+        if service not in self._clients:
+            self._clients[service] = LazyClient(service)
+        return self._clients[service]
 
-    settings = get_settings()
-    return ModelRegistry(settings.models_dir, threads=settings.inference_threads)
-
-
-def is_builtin(name: str) -> bool:
-    """A model of the layer (public names cannot be taken by a tenant's model)."""
-    return name in get_registry().manifests()
-
-
-@lru_cache(maxsize=1)
-def gpu_backend() -> GpuBackend | None:
-    """Where ``gpu`` models run: the SageMaker endpoint, a local container app, or nowhere."""
-    s = get_settings()
-    if s.gpu_endpoint:
-        import boto3  # noqa: PLC0415 - only with an endpoint
-        from botocore.config import Config  # noqa: PLC0415
-
-        from aiaas.serving.gpu_client import SageMakerGpuBackend  # noqa: PLC0415
-
-        # The HTTP API gives up after 30 s: one retry at most, reads bounded by the setting.
-        config = Config(
-            connect_timeout=3,
-            read_timeout=s.gpu_timeout_s,
-            retries={"mode": "standard", "max_attempts": 2},
+    @cached_property
+    def catalog(self) -> CatalogService:
+        """The catalog on the models table and the weights bucket."""
+        s = self.settings
+        s.require("models_table", "weights_bucket")
+        return CatalogService(
+            DynamoCatalog(self.client("dynamodb"), str(s.models_table)),
+            S3Weights(self.client("s3"), str(s.weights_bucket)),
+            admin_tenants=s.admins,
+            max_upload_bytes=s.max_upload_bytes,
         )
-        return SageMakerGpuBackend(boto3.client("sagemaker-runtime", config=config), s.gpu_endpoint)
-    if s.gpu_url:
-        from aiaas.serving.gpu_client import HttpGpuBackend  # noqa: PLC0415
 
-        return HttpGpuBackend(s.gpu_url, s.gpu_timeout_s)
-    return None
+    @cached_property
+    def usage(self) -> UsageService:
+        """Quotas and usage on the usage table (also touches keys' last use).
+
+        Metering runs on every prediction, so it uses the stdlib client: importing boto3
+        would add ~300 ms to the predict function's cold start.
+        """
+        s = self.settings
+        s.require("usage_table")
+        store = DynamoUsage(LiteClient("dynamodb"), str(s.usage_table), str(s.accounts_table or ""))
+        return UsageService(store, s.daily_quota)
+
+    @cached_property
+    def signing_key(self) -> SecretReader:
+        """The JWT signing key from Secrets Manager, cached."""
+        from aiaas.repositories.secrets import SecretReader  # noqa: PLC0415
+
+        self.settings.require("jwt_secret_arn")
+        return SecretReader(self.client("secretsmanager"), str(self.settings.jwt_secret_arn))
+
+    @cached_property
+    def accounts(self) -> AccountService:
+        """Signup and login on the accounts table."""
+        from aiaas.domain.accounts import AccountService  # noqa: PLC0415
+        from aiaas.repositories.accounts import DynamoUsers  # noqa: PLC0415
+
+        s = self.settings
+        s.require("accounts_table")
+        return AccountService(
+            DynamoUsers(self.client("dynamodb"), str(s.accounts_table)),
+            self.signing_key,
+            token_ttl=s.token_ttl_seconds,
+            max_failures=s.login_max_failures,
+            failure_window=s.login_window_seconds,
+        )
+
+    @cached_property
+    def keys(self) -> KeyService:
+        """Key management on the accounts table."""
+        from aiaas.domain.keys import KeyService  # noqa: PLC0415
+        from aiaas.repositories.accounts import DynamoKeys  # noqa: PLC0415
+
+        self.settings.require("accounts_table")
+        return KeyService(DynamoKeys(self.client("dynamodb"), str(self.settings.accounts_table)))
+
+    @cached_property
+    def layer(self) -> ModelRegistry:
+        """The models layer's built-ins (sessions survive warm invocations)."""
+        from aiaas_runtime import ModelPool, ModelRegistry  # noqa: PLC0415 - InferenceLayer
+
+        s = self.settings
+        pool = ModelPool[Any](max_items=s.max_sessions, max_bytes=s.max_session_bytes)
+        return ModelRegistry(
+            s.models_dir, threads=s.inference_threads, pool=pool, only=s.layer_model_names
+        )
+
+    @cached_property
+    def gpu_backend(self) -> GpuBackend | None:
+        """Where ``gpu`` models run: the SageMaker endpoint, a local container app, or nowhere."""
+        from aiaas.serving.gpu_client import backend_from  # noqa: PLC0415
+
+        return backend_from(self.settings)
+
+    @cached_property
+    def resolver(self) -> ModelResolver:
+        """Every model, by name: the layer's and the catalog's (weights from S3)."""
+        from aiaas.serving.loader import CatalogLoader  # noqa: PLC0415
+        from aiaas.serving.resolver import ModelResolver  # noqa: PLC0415
+        from aiaas.serving.weights_cache import WeightsCache  # noqa: PLC0415
+
+        s = self.settings
+        s.require("models_table", "weights_bucket")
+        cache = WeightsCache(
+            S3Weights(self.client("s3"), str(s.weights_bucket)),
+            s.weights_cache_dir,
+            s.weights_cache_bytes,
+        )
+        loader = CatalogLoader(cache, gpu=self.gpu_backend, threads=s.inference_threads)
+        return ModelResolver(self.layer, self.catalog, loader, ttl_s=s.catalog_cache_seconds)
+
+    @cached_property
+    def predictions(self) -> PredictionService:
+        """Predictions for API callers: metered and under quota."""
+        from aiaas.serving.predictions import PredictionService  # noqa: PLC0415
+
+        return PredictionService(self.resolver, self.usage)
+
+    @cached_property
+    def batch_predictions(self) -> PredictionService:
+        """Predictions for batch jobs: metered once a job finishes, not per chunk."""
+        from aiaas.serving.predictions import PredictionService  # noqa: PLC0415
+
+        return PredictionService(self.resolver)
+
+    @cached_property
+    def job_store(self) -> DynamoJobs:
+        """Batch jobs on the jobs table."""
+        from aiaas.batch.store import DynamoJobs  # noqa: PLC0415
+
+        self.settings.require("jobs_table")
+        return DynamoJobs(self.client("dynamodb"), str(self.settings.jobs_table))
+
+    @cached_property
+    def batch_files(self) -> Any:
+        """The batch bucket."""
+        from aiaas.batch.files import S3BatchFiles  # noqa: PLC0415
+
+        self.settings.require("batch_bucket")
+        return S3BatchFiles(self.client("s3"), str(self.settings.batch_bucket))
+
+    @cached_property
+    def model_check(self) -> ModelCheck:
+        """Which models a tenant may run in a batch job (the layer's, then the catalog's)."""
+        from aiaas.batch.jobs import ModelCheck  # noqa: PLC0415
+
+        return ModelCheck(self.catalog)
+
+    @cached_property
+    def jobs(self) -> JobService:
+        """The jobs API's service."""
+        from aiaas.batch.jobs import JobLimits, JobService  # noqa: PLC0415
+
+        s = self.settings
+        limits = JobLimits(s.batch_max_input_bytes, s.batch_link_seconds)
+        store = self.job_store
+        return JobService(store, store, self.batch_files, self.model_check, limits)
+
+    @cached_property
+    def splitter(self) -> Splitter:
+        """BatchSplitFunction's splitter."""
+        from aiaas.batch.files import SqsChunks  # noqa: PLC0415
+        from aiaas.batch.pipeline import SplitConfig, Splitter  # noqa: PLC0415
+
+        s = self.settings
+        s.require("batch_queue_url")
+        config = SplitConfig(
+            s.batch_chunk_rows,
+            s.batch_max_input_bytes,
+            s.batch_max_line_bytes,
+            s.batch_inbox_tenant,
+        )
+        queue = SqsChunks(self.client("sqs"), str(s.batch_queue_url))
+        return Splitter(self.job_store, self.batch_files, queue, config, self.model_check.problem)
+
+    @cached_property
+    def chunk_runner(self) -> ChunkRunner:
+        """BatchFunction's chunk runner (imports the inference runtime)."""
+        from aiaas.batch.pipeline import ChunkRunner  # noqa: PLC0415
+        from aiaas.batch.scoring import ModelScorer  # noqa: PLC0415
+
+        return ChunkRunner(
+            self.job_store,
+            self.batch_files,
+            ModelScorer(self.batch_predictions),
+            max_receives=self.settings.batch_max_receives,
+            on_finished=self.meter_job,
+        )
+
+    def meter_job(self, job: BatchJob) -> None:
+        """Count a finished job's scored rows in its tenant's usage (no quota applies)."""
+        if job.succeeded:
+            self.usage.record(job.tenant, job.meter_id or "batch", job.model, job.succeeded)
+
+    @cached_property
+    def registrar(self) -> Registrar:
+        """RegisterModelFunction's registrar."""
+        from aiaas.registration.register import registrar_from  # noqa: PLC0415
+
+        s = self.settings
+        s.require("models_table", "weights_bucket")
+        return registrar_from(
+            s,
+            DynamoCatalog(self.client("dynamodb"), str(s.models_table)),
+            S3Weights(self.client("s3"), str(s.weights_bucket)),
+        )
 
 
-@lru_cache(maxsize=1)
-def registered_models() -> RegisteredModels:
-    """Catalog models with weights from S3, made on first use (imports boto3 only then)."""
-    from aiaas.serving.catalog_models import RegisteredModels  # noqa: PLC0415
-    from aiaas.serving.weights_cache import WeightsCache  # noqa: PLC0415
+def predict_services(settings: Settings) -> Services:
+    """PredictFunction: predictions over every model (the catalog path checked too)."""
+    services = Services(settings)
+    if not settings.models_dir.is_dir():
+        raise RuntimeError(f"AIAAS_MODELS_DIR {settings.models_dir} is not a directory")
+    _ = services.predictions
+    services.layer.preload(settings.preload)
+    return services
 
-    s = get_settings()
-    s.require("models_table", "weights_bucket")
-    cache = WeightsCache(
-        S3Weights(aws_client("s3"), str(s.weights_bucket)),
-        s.weights_cache_dir,
-        s.weights_cache_bytes,
-    )
-    return RegisteredModels(
-        catalog_service(),
-        cache,
-        max_sessions=s.max_sessions,
-        max_session_bytes=s.max_session_bytes,
-        gpu=gpu_backend(),
-        threads=s.inference_threads,
-    )
+
+def auth_services(settings: Settings) -> Services:
+    """AuthFunction: accounts, keys, usage."""
+    services = Services(settings)
+    _ = services.accounts, services.keys, services.usage
+    return services
+
+
+def catalog_services(settings: Settings) -> Services:
+    """CatalogFunction: the catalog (and the layer's manifests, to seed the built-ins)."""
+    services = Services(settings)
+    _ = services.catalog
+    return services
+
+
+def jobs_services(settings: Settings) -> Services:
+    """JobsFunction: batch jobs."""
+    services = Services(settings)
+    _ = services.jobs
+    return services
+
+
+def batch_services(settings: Settings) -> Services:
+    """BatchFunction: the chunk runner over every model."""
+    services = Services(settings)
+    _ = services.chunk_runner, services.usage
+    return services
+
+
+def split_services(settings: Settings) -> Services:
+    """BatchSplitFunction: the splitter."""
+    services = Services(settings)
+    _ = services.splitter
+    return services
+
+
+def register_services(settings: Settings) -> Services:
+    """RegisterModelFunction: the registrar."""
+    services = Services(settings)
+    _ = services.registrar
+    return services

@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from aiaas import defaults
+
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
@@ -43,8 +45,14 @@ class Settings(BaseSettings):
         price_per_request: Lambda request price (USD), for the cost estimate.
         weights_cache_dir: Where registered models' files are kept (Lambda: /tmp).
         weights_cache_bytes: Budget of that directory; least recently used files go first.
-        max_sessions: Registered models kept open at once.
+        max_sessions: Models (built-in and registered) kept open at once.
         max_session_bytes: Estimated memory of those open sessions, at most.
+        catalog_cache_seconds: How long a warm function reuses a catalog record (model and
+            version) before reading it again: a delete, a new default version or a new
+            visibility shows within this time.
+        layer_models: The models the models layer carries, comma-separated (the template
+            sets it); empty: every model under ``models_dir``. Other built-ins are served
+            from S3, like registered models.
         jobs_table: DynamoDB table of batch jobs and their chunks.
         batch_bucket: S3 bucket of batch inputs, chunk results and outputs.
         batch_queue_url: SQS queue of batch chunks.
@@ -69,7 +77,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AIAAS_", frozen=True, extra="ignore")
 
     models_dir: Path = Path("/opt/models")
-    log_level: LogLevel = "INFO"
+    log_level: LogLevel = defaults.LOG_LEVEL  # type: ignore[assignment]
     preload_models: str = ""
     inference_threads: int | None = Field(default=None, ge=1, le=64)
     max_body_bytes: int = Field(default=6 * 1024 * 1024, ge=1024)
@@ -82,7 +90,9 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
     login_max_failures: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=900, ge=1)
-    auth_cache_seconds: float = Field(default=30.0, ge=0, le=60)
+    auth_cache_seconds: float = Field(
+        default=defaults.AUTH_CACHE_SECONDS, ge=0, le=defaults.AUTH_CACHE_MAX_SECONDS
+    )
     models_table: str | None = None
     weights_bucket: str | None = None
     admin_tenants: str = ""
@@ -95,7 +105,11 @@ class Settings(BaseSettings):
     price_per_request: float = Field(default=0.0000002, ge=0)
     weights_cache_dir: Path = Path("/tmp/aiaas-weights")  # noqa: S108 - Lambda's only disk
     weights_cache_bytes: int = Field(default=400 * 1024 * 1024, ge=1024 * 1024)
-    max_sessions: int = Field(default=4, ge=1, le=64)
+    max_sessions: int = Field(default=8, ge=1, le=64)
+    catalog_cache_seconds: float = Field(
+        default=defaults.CATALOG_CACHE_SECONDS, ge=0, le=defaults.CATALOG_CACHE_MAX_SECONDS
+    )
+    layer_models: str = ""
     max_session_bytes: int = Field(default=768 * 1024 * 1024, ge=1024 * 1024)
     jobs_table: str | None = None
     batch_bucket: str | None = None
@@ -130,6 +144,12 @@ class Settings(BaseSettings):
     def base_path(self) -> str:
         """The path prefix API Gateway adds for the stage (``/`` for ``$default``)."""
         return "/" if self.stage == "$default" else f"/{self.stage}"
+
+    @property
+    def layer_model_names(self) -> frozenset[str] | None:
+        """``layer_models`` as a set; None for every model under ``models_dir``."""
+        names = frozenset(n.strip() for n in self.layer_models.split(",") if n.strip())
+        return names or None
 
     @property
     def preload(self) -> list[str]:

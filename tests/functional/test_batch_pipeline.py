@@ -11,18 +11,18 @@ from typing import Any
 import numpy as np
 import pytest
 
-from aiaas import services
 from aiaas.auth.principal import Principal
 from aiaas.auth.scopes import ALL_SCOPES
-from aiaas.batch import wiring
+from aiaas.batch.files import S3BatchFiles
 from aiaas.batch.inputs import Row
-from aiaas.batch.jobs import JobLimits, JobService, ModelCheck, builtin_models
+from aiaas.batch.jobs import JobLimits, JobService, ModelCheck
 from aiaas.batch.pipeline import ChunkFailed, ChunkMessage, ChunkRunner, SplitConfig, Splitter
 from aiaas.batch.records import BatchJob
 from aiaas.batch.scoring import ModelScorer
+from aiaas.batch.store import DynamoJobs
 from aiaas.errors import Conflict, InvalidInput, NotFound
-from aiaas.repositories.batch_files import S3BatchFiles
-from aiaas.repositories.jobs import DynamoJobs
+from aiaas.services import Services
+from aiaas.settings import Settings
 from tests.aws import AwsResources
 
 ALICE = Principal("t-alice", "u-alice", "key", "k-alice", ALL_SCOPES)
@@ -58,6 +58,7 @@ class FlakyScorer:
 
 @dataclass
 class Pipeline:
+    services: Services
     jobs: JobService
     store: DynamoJobs
     files: S3BatchFiles
@@ -90,15 +91,18 @@ class Pipeline:
 
 @pytest.fixture
 def pipeline(aws: AwsResources, models_dir: Path) -> Pipeline:
+    services = Services(Settings(models_dir=models_dir))
+    services.catalog.seed_builtins(services.layer.manifests().values())  # CatalogFunction's
     store = DynamoJobs(aws.client("dynamodb"), aws.jobs_table)
     files = S3BatchFiles(aws.client("s3"), aws.batch_bucket)
-    check = ModelCheck(services.catalog_service(), builtin_models(models_dir))
+    check = ModelCheck(services.catalog)
     queue = ListQueue()
     splitter = Splitter(store, files, queue, SplitConfig(16, 1 << 20, 4096, "ops"), check.problem)
-    scorer = ModelScorer(services.get_registry(), services.registered_models)
-    runner = ChunkRunner(store, files, scorer, max_receives=3, on_finished=wiring.meter_job)
+    scorer = ModelScorer(services.batch_predictions)
+    runner = ChunkRunner(store, files, scorer, max_receives=3, on_finished=services.meter_job)
     jobs = JobService(store, store, files, check, JobLimits(1 << 20, 600))
-    return Pipeline(jobs, store, files, queue, splitter, runner, aws.client("s3"), aws.batch_bucket)
+    s3 = aws.client("s3")
+    return Pipeline(services, jobs, store, files, queue, splitter, runner, s3, aws.batch_bucket)
 
 
 def jsonl(rows: list[dict[str, Any]]) -> bytes:
@@ -117,7 +121,7 @@ def test_csv_for_a_tabular_model_gives_one_output_per_row_in_order(pipeline: Pip
     assert (job.total_rows, job.succeeded, job.failed, job.total_chunks) == (45, 45, 0, 3)
     output = pipeline.output(job)
     assert [row["id"] for row in output] == [f"r{i}" for i in range(45)]
-    direct = services.get_registry().get(IRIS).predict(IRIS_ROWS).results
+    direct = pipeline.services.layer.get(IRIS).predict(IRIS_ROWS).results
     assert [row["output"]["label"] for row in output] == [r["label"] for r in direct]
     assert pipeline.jobs.output_url(job)
 
@@ -128,7 +132,7 @@ def test_embeddings_match_the_runtime_and_keep_input_order(pipeline: Pipeline) -
     assert job.status == "SUCCEEDED"
     output = pipeline.output(job)
     assert [row["id"] for row in output] == list(range(40))
-    direct = services.get_registry().get(MINILM).predict(texts).results
+    direct = pipeline.services.layer.get(MINILM).predict(texts).results
     got = np.array([row["output"]["embedding"] for row in output])
     want = np.array([r["embedding"] for r in direct])
     # Dynamic int8 quantization scales activations per batch, so a text's embedding depends
@@ -281,9 +285,9 @@ def test_a_finished_job_counts_its_scored_rows_in_the_usage_report(pipeline: Pip
     lines = [{"id": i, "input": IRIS_ROWS[i % 3]} for i in range(30)] + [{"id": 30, "input": 1}]
     job = pipeline.run(ALICE, IRIS, jsonl(lines))
     assert (job.succeeded, job.failed) == (30, 1)
-    report = services.usage_service().report(ALICE, None, None)
+    report = pipeline.services.usage.report(ALICE, None, None)
     assert report["by_model"] == {IRIS: 30} and report["by_key"] == {"k-alice": 30}
     replay = ChunkMessage(job.id, 0, 1, 16)
     pipeline.runner.run(replay, 1)  # a late duplicate meters nothing more
-    assert services.usage_service().report(ALICE, None, None)["total"] == 30
-    assert services.usage_service().report(BOB, None, None)["total"] == 0
+    assert pipeline.services.usage.report(ALICE, None, None)["total"] == 30
+    assert pipeline.services.usage.report(BOB, None, None)["total"] == 0

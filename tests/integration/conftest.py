@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 import pytest
 
 from aiaas_dev.events import build_event
+from tests.aws import AwsResources
 from tests.conftest import ROOT
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -53,25 +53,23 @@ CALLER: dict[str, Any] = {
 }
 
 
-@pytest.fixture(scope="session")
-def predict_handler() -> Handler:
-    # the names the `aws` fixture creates; the app checks its configuration at import
-    os.environ.setdefault("AIAAS_USAGE_TABLE", "UsageTable")
+@pytest.fixture
+def predict_handler(aws: AwsResources) -> Handler:
+    """A fresh cold start of PredictFunction (its services built from this test's moto)."""
     handler: Handler = load_function("predict").handler
     return handler
 
 
-@pytest.fixture(scope="session")
-def auth_handler() -> Handler:
-    for name, value in {"AIAAS_ACCOUNTS_TABLE": "AccountsTable", "AIAAS_USAGE_TABLE": "UsageTable",
-                        "AIAAS_JWT_SECRET_ARN": "JwtSecret"}.items():  # fmt: skip
-        os.environ.setdefault(name, value)
+@pytest.fixture
+def auth_handler(aws: AwsResources) -> Handler:
+    """A fresh cold start of AuthFunction."""
     handler: Handler = load_function("auth").handler
     return handler
 
 
-@pytest.fixture(scope="session")
-def authorizer_handler() -> Handler:
+@pytest.fixture
+def authorizer_handler(aws: AwsResources) -> Handler:
+    """A fresh cold start of AuthorizerFunction."""
     handler: Handler = load_function("authorizer").handler
     return handler
 

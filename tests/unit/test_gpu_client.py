@@ -238,18 +238,12 @@ def test_a_bug_of_ours_is_not_disguised() -> None:
 def test_the_functions_pick_their_gpu_backend_from_settings(
     monkeypatch: pytest.MonkeyPatch, env: dict[str, str], backend: str | None
 ) -> None:
-    from aiaas import services  # noqa: PLC0415
-    from aiaas.settings import get_settings  # noqa: PLC0415
+    from aiaas.services import Services  # noqa: PLC0415
+    from aiaas.settings import Settings  # noqa: PLC0415
 
     for name in ("AIAAS_GPU_URL", "AIAAS_GPU_ENDPOINT"):
         monkeypatch.delenv(name, raising=False)
     for name, value in {**env, "AWS_DEFAULT_REGION": "us-east-1"}.items():
         monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    services.gpu_backend.cache_clear()
-    try:
-        chosen = services.gpu_backend()
-        assert (type(chosen).__name__ if chosen else None) == backend
-    finally:
-        get_settings.cache_clear()
-        services.gpu_backend.cache_clear()
+    chosen = Services(Settings()).gpu_backend
+    assert (type(chosen).__name__ if chosen else None) == backend

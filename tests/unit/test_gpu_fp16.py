@@ -14,9 +14,9 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from aiaas.catalog.quantization import GateConfig
 from aiaas.gpu.fp16 import NothingToConvert, fp16_variant, to_fp16
 from aiaas.gpu.runtime import input_specs
+from aiaas.registration.quantization import GateConfig
 from tests.conftest import MODELS_DIR
 from tests.unit import catalog_models as cm
 

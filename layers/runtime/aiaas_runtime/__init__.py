@@ -10,11 +10,13 @@ from aiaas_runtime.errors import (
     InvalidInputError,
     ModelLoadError,
     ModelNotFoundError,
+    RunError,
     TextTooLongError,
     TooManyInputsError,
 )
 from aiaas_runtime.manifest import ModelManifest, TensorSpec
-from aiaas_runtime.model import Model, Prediction
+from aiaas_runtime.model import Model, Prediction, Prepared, Runner, SessionRunner
+from aiaas_runtime.pool import ModelPool, Opened
 from aiaas_runtime.registry import ModelRegistry
 from aiaas_runtime.tasks import PredictParams
 
@@ -26,9 +28,15 @@ __all__ = [
     "ModelLoadError",
     "ModelManifest",
     "ModelNotFoundError",
+    "ModelPool",
     "ModelRegistry",
+    "Opened",
     "PredictParams",
     "Prediction",
+    "Prepared",
+    "RunError",
+    "Runner",
+    "SessionRunner",
     "TensorSpec",
     "TextTooLongError",
     "TooManyInputsError",

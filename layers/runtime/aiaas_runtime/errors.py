@@ -19,6 +19,10 @@ class InvalidInputError(InferenceError):
     """The caller's input cannot be turned into a tensor for this model."""
 
 
+class RunError(InvalidInputError):
+    """The graph refused to run on inputs that passed validation (onnxruntime's error)."""
+
+
 class TooManyInputsError(InvalidInputError):
     """The request carries more items than the model accepts at once."""
 

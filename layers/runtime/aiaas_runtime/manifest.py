@@ -20,8 +20,8 @@ from typing import Any, Literal, cast
 
 from aiaas_runtime.errors import ModelLoadError
 
-Task = Literal["embedding", "tabular-classification", "image-classification"]
-TASKS: tuple[Task, ...] = ("embedding", "tabular-classification", "image-classification")
+Task = Literal["embedding", "tabular-classification", "image-classification", "custom"]
+TASKS: tuple[Task, ...] = ("embedding", "tabular-classification", "image-classification", "custom")
 MANIFEST_FILE = "manifest.json"
 SCHEMA_VERSION = 1
 
@@ -102,8 +102,9 @@ class ModelManifest:
 
     @property
     def serving_inputs(self) -> tuple[TensorSpec, ...]:
-        """The tensors a client sends: texts (BYTES) for embeddings, the graph's otherwise."""
-        if self.task == "embedding":
+        """The tensors a client sends: texts (BYTES) for embedding models with a tokenizer,
+        the graph's otherwise."""
+        if self.task == "embedding" and "tokenizer" in self.artifacts:
             return (TensorSpec(name="text", datatype="BYTES", shape=(-1,)),)
         return self.inputs
 

@@ -1,16 +1,53 @@
-"""A loaded model: one session plus its task processor, predicting in batches."""
+"""A servable model: a manifest, a task processor and a runner, predicting in batches.
+
+Every model the platform serves is a `Model`: the layer's built-ins, catalog versions opened
+from S3 weights and versions forwarded to the GPU container differ only in their manifest
+(read from ``manifest.json`` or made from the catalog record) and their `Runner` (a local
+onnxruntime session, or a client of the GPU container). KServe's load / preprocess /
+predict / postprocess, without HTTP.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
+import numpy as np
 import numpy.typing as npt
 
-from aiaas_runtime.errors import InvalidInputError, TooManyInputsError
-from aiaas_runtime.manifest import ModelManifest
+from aiaas_runtime.errors import InvalidInputError, RunError, TooManyInputsError
+from aiaas_runtime.manifest import ModelManifest, TensorSpec
 from aiaas_runtime.tasks import PredictParams, TaskProcessor
+
+Tensors = dict[str, npt.NDArray[Any]]
+
+
+class Runner(Protocol):
+    """Runs the graph once on ready tensors."""
+
+    output_names: tuple[str, ...]
+
+    def run(self, feeds: Tensors) -> Tensors:
+        """Every output of the graph, by name."""
+        ...
+
+
+class SessionRunner:
+    """An onnxruntime session in this process."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self.output_names = tuple(o.name for o in session.get_outputs())
+
+    def run(self, feeds: Tensors) -> Tensors:
+        """One session run; onnxruntime's refusals become `RunError`."""
+        try:
+            outputs = self.session.run(list(self.output_names), feeds)
+        except Exception as exc:  # onnxruntime's errors are untyped
+            message = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+            raise RunError(f"the model could not run on these inputs: {message}") from exc
+        return dict(zip(self.output_names, outputs, strict=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,20 +59,39 @@ class Prediction:
     tokens: int = 0  # tokens read (text models; one per item otherwise)
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A validated request, ready to run (validation and running are separate steps, so a
+    caller can meter only requests that were valid)."""
+
+    items: list[Any]
+    params: PredictParams
+    tokens: int
+
+
 class Model:
-    """Runs one model (KServe's load / preprocess / predict / postprocess, without HTTP)."""
+    """Runs one model: validate items, run them in batches, read outputs per task."""
 
     def __init__(
-        self, manifest: ModelManifest, session: Any, processor: TaskProcessor, variant: str
+        self, manifest: ModelManifest, runner: Runner, processor: TaskProcessor, variant: str
     ) -> None:
         self.manifest = manifest
-        self.session = session
+        self.runner = runner
         self.processor = processor
         self.variant = variant
-        self.output_names: list[str] = [o.name for o in session.get_outputs()]
 
-    def predict(self, items: Sequence[Any], params: PredictParams | None = None) -> Prediction:
-        """Validate every item, run in batches of ``max_batch_size``, keep input order.
+    @property
+    def serving_inputs(self) -> tuple[TensorSpec, ...]:
+        """The tensors an Open Inference Protocol client sends."""
+        return self.manifest.serving_inputs
+
+    @property
+    def outputs(self) -> tuple[TensorSpec, ...]:
+        """The tensors it answers with."""
+        return self.manifest.outputs
+
+    def prepare(self, items: Sequence[Any], params: PredictParams | None = None) -> Prepared:
+        """Validate a request: item count, parameters, then every item.
 
         Raises:
             InvalidInputError: An item, the item count or a parameter is not acceptable.
@@ -44,11 +100,17 @@ class Model:
         self.check_count(len(items))
         self.processor.check_params(params)
         prepared = [self.processor.prepare(item, i) for i, item in enumerate(items)]
-        return Prediction(
-            results=self.predict_prepared(prepared, params),
-            variant=self.variant,
-            tokens=sum(self.processor.length(p) for p in prepared),
-        )
+        tokens = sum(self.processor.length(p) for p in prepared)
+        return Prepared(prepared, params, tokens)
+
+    def run_prepared(self, request: Prepared) -> Prediction:
+        """Run a validated request; one result per item, in order."""
+        results = self.predict_prepared(request.items, request.params)
+        return Prediction(results=results, variant=self.variant, tokens=request.tokens)
+
+    def predict(self, items: Sequence[Any], params: PredictParams | None = None) -> Prediction:
+        """Validate every item, run in batches of ``max_batch_size``, keep input order."""
+        return self.run_prepared(self.prepare(items, params))
 
     def predict_rows(
         self, items: Sequence[Any], params: PredictParams | None = None
@@ -56,7 +118,8 @@ class Model:
         """Batch jobs: each item is validated on its own, the valid ones run together.
 
         A bad item costs only its own row (its error, in its place); the rest still run in
-        tensor batches of ``max_batch_size``, similar lengths together. No ``max_items`` cap.
+        tensor batches, similar lengths together. No ``max_items`` cap. A batch the model
+        refuses is run again item by item, so only the items at fault fail.
         """
         params = params or PredictParams()
         self.processor.check_params(params)
@@ -70,9 +133,25 @@ class Model:
                 continue
             places.append(len(rows))
             rows.append({})
-        for place, result in zip(places, self.predict_prepared(prepared, params), strict=True):
+        for place, result in zip(places, self._rows(prepared, params), strict=True):
             rows[place] = result
         return rows
+
+    def _rows(
+        self, prepared: Sequence[Any], params: PredictParams
+    ) -> list[dict[str, Any] | InvalidInputError]:
+        try:
+            return list(self.predict_prepared(prepared, params))
+        except RunError:
+            if len(prepared) == 1:
+                raise
+        results: list[dict[str, Any] | InvalidInputError] = []
+        for item in prepared:
+            try:
+                results += self.predict_prepared([item], params)
+            except RunError as exc:
+                results.append(exc)
+        return results
 
     def check_count(self, count: int) -> None:
         """Reject empty requests and requests over the model's ``max_items``."""
@@ -99,7 +178,51 @@ class Model:
                 results[i] = result
         return results
 
-    def run(self, feeds: dict[str, npt.NDArray[Any]]) -> dict[str, npt.NDArray[Any]]:
-        """One session run on ready tensors; returns outputs by name."""
-        outputs = self.session.run(self.output_names, feeds)
-        return dict(zip(self.output_names, outputs, strict=True))
+    def run(self, feeds: Tensors) -> Tensors:
+        """One graph run on ready tensors; returns outputs by name."""
+        return self.runner.run(feeds)
+
+    def prepare_infer(self, tensors: Tensors) -> Prepared | Tensors:
+        """Validate an Open Inference Protocol request: texts (BYTES) are tokenized for text
+        models; graph tensors are checked for their batch size only (the codec checked them
+        against the tensor specs).
+        """
+        self.check_count(_batch_of(tensors))
+        return self.prepare(self._texts(tensors)) if self._takes_texts else tensors
+
+    def run_infer(self, request: Prepared | Tensors) -> Tensors:
+        """Run a validated Open Inference Protocol request; outputs by name."""
+        if not isinstance(request, Prepared):
+            return self.run(request)
+        results = self.run_prepared(request).results
+        output = str(self.manifest.postprocessing.get("output", self.manifest.outputs[0].name))
+        return {output: _stack(results)}
+
+    def infer(self, tensors: Tensors) -> Tensors:
+        """Open Inference Protocol: texts in for text models, graph tensors otherwise."""
+        return self.run_infer(self.prepare_infer(tensors))
+
+    @property
+    def _takes_texts(self) -> bool:
+        return any(spec.datatype == "BYTES" for spec in self.serving_inputs)
+
+    @staticmethod
+    def _texts(tensors: Tensors) -> list[str]:
+        values = next(iter(tensors.values())).reshape(-1)
+        texts = []
+        for index, value in enumerate(values):
+            try:
+                texts.append(bytes(value).decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                raise InvalidInputError(
+                    f"input 'text': element {index} is not UTF-8 text", param="text"
+                ) from exc
+        return texts
+
+
+def _batch_of(tensors: Tensors) -> int:
+    return max((array.shape[0] for array in tensors.values() if array.ndim), default=1)
+
+
+def _stack(results: list[dict[str, Any]]) -> npt.NDArray[np.float32]:
+    return np.stack([np.asarray(r["embedding"], dtype=np.float32) for r in results])

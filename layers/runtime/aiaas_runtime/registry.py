@@ -1,4 +1,8 @@
-"""The models installed in a directory, each opened once per process, on first use."""
+"""The layer's models: manifests found in a directory, each opened once, on first use.
+
+Opened models live in a `ModelPool` (shared with every other model the process serves when
+the caller passes one), keyed by ``("layer", name)``.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ from pathlib import Path
 
 from aiaas_runtime.errors import ModelLoadError, ModelNotFoundError
 from aiaas_runtime.manifest import MANIFEST_FILE, ModelManifest, load_manifest
-from aiaas_runtime.model import Model
+from aiaas_runtime.model import Model, SessionRunner
+from aiaas_runtime.pool import ModelPool, Opened
 from aiaas_runtime.session import cuda_available, open_session, ort_version
 from aiaas_runtime.tasks import processor_for
 
@@ -22,7 +27,8 @@ PREOPTIMIZED = {"int8_optimized"}
 
 
 class ModelRegistry:
-    """Finds manifests under ``models_dir`` and keeps loaded models for warm invocations.
+    """Finds manifests under ``models_dir`` (those named in ``only``, when given) and keeps
+    loaded models for warm invocations.
 
     Thread-safe: concurrent first requests for one model open a single session.
     """
@@ -34,25 +40,32 @@ class ModelRegistry:
         variants: Iterable[str] = DEFAULT_VARIANTS,
         threads: int | None = None,
         prefer_gpu: bool = True,
+        pool: ModelPool[Model] | None = None,
+        only: Iterable[str] | None = None,
     ) -> None:
         self.models_dir = models_dir
         self.variants = tuple(variants)
         self.threads = threads
         self.prefer_gpu = prefer_gpu
+        self.pool: ModelPool[Model] = pool if pool is not None else ModelPool(max_items=64)
+        self.only = frozenset(only) if only is not None else None
         self._manifests: dict[str, ModelManifest] | None = None
-        self._models: dict[str, Model] = {}
         self._lock = threading.Lock()
-        self._model_locks: dict[str, threading.Lock] = {}
 
     def manifests(self) -> dict[str, ModelManifest]:
-        """All installed manifests by name (read once)."""
+        """All installed manifests by name (read once; none where the directory is absent)."""
         if self._manifests is None:
-            found = {}
-            for path in sorted(self.models_dir.glob(f"*/{MANIFEST_FILE}")):
-                manifest = load_manifest(path.parent)
-                found[manifest.name] = manifest
-            self._manifests = found
+            with self._lock:
+                found = {}
+                for path in sorted(self.models_dir.glob(f"*/{MANIFEST_FILE}")):
+                    manifest = load_manifest(path.parent)
+                    if self.only is None or manifest.name in self.only:
+                        found[manifest.name] = manifest
+                self._manifests = found
         return self._manifests
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.manifests()
 
     def manifest(self, name: str) -> ModelManifest:
         """The manifest of one model.
@@ -67,23 +80,15 @@ class ModelRegistry:
 
     def get(self, name: str) -> Model:
         """The loaded model, opening its session on first use."""
-        model = self._models.get(name)
-        if model is not None:
-            return model
         manifest = self.manifest(name)
-        with self._lock:
-            lock = self._model_locks.setdefault(name, threading.Lock())
-        with lock:
-            if name not in self._models:
-                self._models[name] = self._load(manifest)
-            return self._models[name]
+        return self.pool.get(("layer", name), lambda: self._load(manifest))
 
     def preload(self, names: Iterable[str]) -> None:
         """Open sessions ahead of the first request (e.g. during Lambda's init phase)."""
         for name in names:
             self.get(name)
 
-    def _load(self, manifest: ModelManifest) -> Model:
+    def _load(self, manifest: ModelManifest) -> Opened[Model]:
         variant = self._pick_variant(manifest)
         started = time.perf_counter()
         session = open_session(
@@ -92,12 +97,12 @@ class ModelRegistry:
             preoptimized=variant in PREOPTIMIZED,
             prefer_gpu=self.prefer_gpu,
         )
-        model = Model(manifest, session, processor_for(manifest), variant)
+        model = Model(manifest, SessionRunner(session), processor_for(manifest), variant)
         logger.info(
             "loaded %s v%s (%s) in %.1f ms",
             manifest.name, manifest.version, variant, (time.perf_counter() - started) * 1e3,
         )  # fmt: skip
-        return model
+        return Opened(model, 2 * manifest.artifact_path(variant).stat().st_size)
 
     def _pick_variant(self, manifest: ModelManifest) -> str:
         for variant in self.variants:

@@ -11,7 +11,9 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
+from aiaas.auth.scopes import Scope, format_scopes
 from aiaas.errors import Unauthorized
 
 PREFIX = "aiaas"
@@ -63,3 +65,38 @@ def parse_key(value: str) -> tuple[str, str]:
 def matches(secret: str, stored_digest: str) -> bool:
     """Constant-time comparison of a presented secret with the stored digest."""
     return hmac.compare_digest(digest(secret), stored_digest)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """An API key's record: the secret itself is never stored, only its digest."""
+
+    key_id: str
+    tenant: str
+    principal_id: str
+    name: str
+    scopes: frozenset[Scope]
+    digest: str
+    created_at: int
+    expires_at: int | None = None
+    revoked_at: int | None = None
+    last_used_at: int | None = None
+    daily_quota: int = 0
+
+    def usable_at(self, now: int) -> bool:
+        """Neither revoked nor expired."""
+        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
+
+    def to_public(self) -> dict[str, Any]:
+        """What listings show: everything but the digest."""
+        return {
+            "id": self.key_id,
+            "prefix": f"aiaas_{self.key_id}",
+            "name": self.name,
+            "scopes": format_scopes(set(self.scopes)).split(),
+            "created_at": self.created_at,
+            "last_used_at": self.last_used_at,
+            "expires_at": self.expires_at,
+            "revoked_at": self.revoked_at,
+            "daily_quota": self.daily_quota or None,
+        }

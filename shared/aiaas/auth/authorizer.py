@@ -10,10 +10,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
-from aiaas.auth.apikeys import matches, parse_key
+from aiaas.auth.apikeys import ApiKey, matches, parse_key
 from aiaas.auth.principal import Principal
 from aiaas.auth.tokens import looks_like_jwt, verify_token
-from aiaas.domain.records import ApiKey
 from aiaas.errors import Unauthorized
 
 

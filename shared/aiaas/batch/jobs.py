@@ -5,9 +5,7 @@ A tenant sees only its own jobs: another tenant's job id answers 404, as a missi
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 from aiaas.auth.principal import Principal
@@ -22,7 +20,7 @@ from aiaas.domain.catalog import CatalogService
 from aiaas.errors import Conflict, InvalidInput, NotFound
 
 ACTIVE = ("UPLOADING", "QUEUED", "RUNNING")
-TABULAR = "tabular"
+ROW_TASKS = ("tabular-classification", "custom")  # tasks whose inputs are rows: CSV fits
 
 
 class JobFiles(Protocol):
@@ -40,21 +38,12 @@ class JobPages(Protocol):
     ) -> tuple[list[BatchJob], str | None]: ...
 
 
-def builtin_models(models_dir: Path) -> dict[str, dict[str, Any]]:
-    """The layer's models by name: their manifests, read as JSON (no inference runtime)."""
-    found = {}
-    for manifest in sorted(models_dir.glob("*/manifest.json")) if models_dir.is_dir() else []:
-        doc = json.loads(manifest.read_text())
-        found[str(doc["name"])] = doc
-    return found
-
-
 @dataclass
 class ModelCheck:
-    """Whether a tenant may run a model (and version) in a batch job."""
+    """Whether a tenant may run a model (and version) in a batch job, asked of the catalog
+    (where the built-ins are public entries, seeded by CatalogFunction at its cold start)."""
 
     catalog: CatalogService
-    builtins: dict[str, dict[str, Any]]
 
     def problem(self, tenant: str, name: str, version: int | None) -> str:
         """Why the tenant cannot run it; "" when it can."""
@@ -66,11 +55,6 @@ class ModelCheck:
 
     def task(self, tenant: str, name: str, version: int | None) -> str:
         """The model's task; NotFound or InvalidInput when the tenant cannot run it."""
-        manifest = self.builtins.get(name)
-        if manifest is not None:
-            if version not in (None, int(manifest["version"])):
-                raise NotFound(f"model {name!r} has no version {version}", param="version")
-            return str(manifest["task"])
         model = self.catalog.resolve(Principal(tenant, "batch", "key", "", frozenset()), name)
         number = version or model.default_version
         if number is None:
@@ -111,8 +95,7 @@ class JobService:
     ) -> tuple[BatchJob, dict[str, Any]]:
         """A job waiting for its input, and the presigned POST to upload it with."""
         task = self.models.task(caller.tenant, model, version)
-        builtin = model in self.models.builtins
-        if input_format == "csv" and builtin and not task.startswith(TABULAR):
+        if input_format == "csv" and task not in ROW_TASKS:
             raise InvalidInput(
                 f"CSV input is for tabular models; {model!r} is {task}: use jsonl",
                 param="input_format",

@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 
 
 class JobStore(Protocol):
-    """Jobs and their chunk records (`aiaas.repositories.jobs.DynamoJobs`)."""
+    """Jobs and their chunk records (`aiaas.batch.store.DynamoJobs`)."""
 
     def create(self, job: BatchJob) -> bool: ...
     def get(self, job_id: str) -> BatchJob | None: ...
@@ -55,7 +55,7 @@ class JobStore(Protocol):
 
 
 class BatchFiles(Protocol):
-    """The batch bucket (`aiaas.repositories.batch_files.S3BatchFiles`)."""
+    """The batch bucket (`aiaas.batch.files.S3BatchFiles`)."""
 
     def head(self, key: str) -> dict[str, Any] | None: ...
     def lines(self, key: str) -> Iterator[bytes]: ...
@@ -65,7 +65,7 @@ class BatchFiles(Protocol):
 
 
 class ChunkQueue(Protocol):
-    """The chunk queue (`aiaas.repositories.batch_files.SqsChunks`)."""
+    """The chunk queue (`aiaas.batch.files.SqsChunks`)."""
 
     def send(self, bodies: list[str]) -> None: ...
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -15,6 +15,7 @@ from aiaas.domain.catalog_records import (
     CatalogStore,
     ModelVersion,
     Runtime,
+    ScoresKind,
     Visibility,
 )
 from aiaas.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -122,8 +123,17 @@ class CatalogService:
         description: str,
         visibility: Visibility,
         runtime: Runtime,
+        labels: Sequence[str] = (),
+        features: Sequence[str] = (),
+        output: str = "",
+        scores_kind: ScoresKind = "probabilities",
+        preprocessing: Mapping[str, Any] | None = None,
     ) -> CatalogModel:
-        """A new model in the caller's namespace (``public`` only for an admin tenant)."""
+        """A new model in the caller's namespace (``public`` only for an admin tenant).
+
+        ``labels``, ``features``, ``output``, ``scores_kind`` and ``preprocessing`` declare
+        how to serve it (see `CatalogModel`); registration checks them against the graph.
+        """
         if not NAME.match(name):
             raise InvalidInput(
                 "name: 3-64 characters of a-z, 0-9, '.', '_', '-', starting and ending with "
@@ -142,6 +152,11 @@ class CatalogService:
             visibility=visibility,
             runtime=runtime,
             created_at=int(self.clock()),
+            labels=list(labels),
+            features=list(features),
+            output=output,
+            scores_kind=scores_kind,
+            preprocessing=dict(preprocessing or {}),
         )
         self.store.create_model(model)
         return model

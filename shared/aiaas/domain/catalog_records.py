@@ -8,12 +8,26 @@ from typing import Any, Literal, Protocol
 Visibility = Literal["private", "public"]
 Runtime = Literal["cpu", "gpu"]
 Status = Literal["PENDING_UPLOAD", "VALIDATING", "READY", "FAILED"]
+ScoresKind = Literal["probabilities", "logits"]
 BUILTIN_TENANT = "aiaas"  # owner of the models shipped in the layer
 
 
 @dataclass(frozen=True, slots=True)
 class CatalogModel:
-    """A model: a name in its tenant's namespace, with versions."""
+    """A model: a name in its tenant's namespace, with versions.
+
+    What its owner declares at creation tells the platform how to serve it at task level
+    (the same answers a built-in gives), all optional:
+
+    Attributes:
+        labels: Class names in score order (classifiers); default ``"0"``, ``"1"``...
+        features: Feature names in column order (tabular); default ``x0``, ``x1``...
+        output: The graph output that holds scores (classifiers) or vectors (embeddings);
+            default: the last 2-D float output, ``sentence_embedding`` where there is one.
+        scores_kind: Whether that output holds ``probabilities`` or ``logits``.
+        preprocessing: Task input settings: images ``height``, ``width``, ``channels``,
+            ``mean``, ``std``, ``pixel_max``; texts ``max_length``, ``max_chars``.
+    """
 
     tenant: str
     name: str
@@ -24,6 +38,11 @@ class CatalogModel:
     created_at: int
     default_version: int | None = None
     deleted: bool = False
+    labels: list[str] = field(default_factory=list)
+    features: list[str] = field(default_factory=list)
+    output: str = ""
+    scores_kind: ScoresKind = "probabilities"
+    preprocessing: dict[str, Any] = field(default_factory=dict)
 
     def visible_to(self, tenant: str) -> bool:
         """Public models are everyone's; private ones their tenant's."""
@@ -36,7 +55,12 @@ class CatalogModel:
 
 @dataclass(frozen=True, slots=True)
 class ModelVersion:
-    """One uploaded (or built-in) version and what registration found out about it."""
+    """One uploaded (or built-in) version and what registration found out about it.
+
+    ``artifacts`` maps roles (``fp32``, ``int8``, ``tokenizer``) to URIs (``s3://...``, or
+    ``layer:<name>/<file>`` for a built-in the models layer carries) and ``digests`` to their
+    sha256. ``manifest`` is the build's manifest of a built-in seeded into S3.
+    """
 
     tenant: str
     name: str
@@ -53,6 +77,16 @@ class ModelVersion:
     latency: dict[str, Any] = field(default_factory=dict)
     artifacts: dict[str, str] = field(default_factory=dict)
     deleted: bool = False
+    digests: dict[str, str] = field(default_factory=dict)
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    def digest(self, role: str) -> str:
+        """The sha256 of one artifact (``fp32``, ``int8``, ``tokenizer``...)."""
+        if role in self.digests:
+            return self.digests[role]
+        if role == "fp32":
+            return self.sha256
+        return str((self.quality.get(role) or {}).get("sha256", ""))
 
     def public(self) -> dict[str, Any]:
         """The API's view of the version."""

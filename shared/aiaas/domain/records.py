@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-from aiaas.auth.scopes import Scope, format_scopes
+from aiaas.auth.apikeys import ApiKey
+
+__all__ = ["ApiKey", "KeyStore", "UsageRow", "User", "UserStore"]
+from aiaas.auth.scopes import Scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,41 +24,6 @@ class User:
     created_at: int
     failed_logins: int = 0
     first_failed_at: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class ApiKey:
-    """An API key's record: the secret itself is never stored, only its digest."""
-
-    key_id: str
-    tenant: str
-    principal_id: str
-    name: str
-    scopes: frozenset[Scope]
-    digest: str
-    created_at: int
-    expires_at: int | None = None
-    revoked_at: int | None = None
-    last_used_at: int | None = None
-    daily_quota: int = 0
-
-    def usable_at(self, now: int) -> bool:
-        """Neither revoked nor expired."""
-        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
-
-    def to_public(self) -> dict[str, Any]:
-        """What listings show: everything but the digest."""
-        return {
-            "id": self.key_id,
-            "prefix": f"aiaas_{self.key_id}",
-            "name": self.name,
-            "scopes": format_scopes(set(self.scopes)).split(),
-            "created_at": self.created_at,
-            "last_used_at": self.last_used_at,
-            "expires_at": self.expires_at,
-            "revoked_at": self.revoked_at,
-            "daily_quota": self.daily_quota or None,
-        }
 
 
 @dataclass(frozen=True, slots=True)

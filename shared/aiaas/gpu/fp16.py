@@ -15,15 +15,15 @@ from typing import Any
 
 import onnx
 
-from aiaas.catalog.quantization import (
+from aiaas.registration.quantization import (
     GateConfig,
     OutputAgreement,
     compare_output,
     describe_failure,
     gate_feeds,
 )
-from aiaas.catalog.runs import session_rows
-from aiaas.catalog.validation import error_text
+from aiaas.registration.runs import session_rows
+from aiaas.registration.validation import error_text
 from aiaas_runtime.manifest import TensorSpec
 
 OpenSession = Callable[[bytes], Any]

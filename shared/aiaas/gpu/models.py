@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from aiaas.aws.lite import error_code
-from aiaas.catalog.quantization import GateConfig
-from aiaas.catalog.validation import error_text
 from aiaas.errors import InvalidInput, NotFound, Overloaded, Unavailable
 from aiaas.gpu.fp16 import fp16_variant
 from aiaas.gpu.runtime import Runtime, check_feeds, input_specs, provider_of, runner
+from aiaas.registration.quantization import GateConfig
+from aiaas.registration.validation import error_text
 from aiaas.serving.gpu import GpuTarget
 from aiaas.serving.weights_cache import WeightsCache
 from aiaas_runtime.batcher import DynamicBatcher, Feeds

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiaas.catalog.quantization import GateConfig
 from aiaas.gpu.models import BatchConfig, GpuModels
 from aiaas.gpu.runtime import detect_runtime
+from aiaas.registration.quantization import GateConfig
 from aiaas.repositories.weights import S3Weights
 from aiaas.serving.weights_cache import WeightsCache
 from aiaas.settings import Settings

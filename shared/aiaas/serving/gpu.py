@@ -41,3 +41,20 @@ class GpuBackend(Protocol):
     ) -> dict[str, npt.NDArray[Any]]:
         """Run one request remotely; every output of the graph comes back."""
         ...
+
+
+class GpuRunner:
+    """A `Runner` for models whose runtime is ``gpu``: tensors go to the GPU container.
+
+    Pre- and post-processing (tokenizing, labels) stay in the function; only the graph runs
+    remotely.
+    """
+
+    def __init__(self, backend: GpuBackend, target: GpuTarget) -> None:
+        self.backend = backend
+        self.target = target
+        self.output_names = target.outputs
+
+    def run(self, feeds: dict[str, npt.NDArray[Any]]) -> dict[str, npt.NDArray[Any]]:
+        """One forwarded run; every output of the graph comes back."""
+        return self.backend.infer(self.target, feeds)

@@ -39,7 +39,7 @@ class WeightsCache:
 
     def path(self, uri: str, sha256: str) -> Path:
         """The verified local copy of ``uri``; Unavailable if its bytes do not match."""
-        target = self.directory / f"{sha256}.onnx"
+        target = self.directory / f"{sha256}{Path(uri).suffix or '.bin'}"
         with self._lock:
             lock = self._locks.setdefault(sha256, threading.Lock())
         with lock:
@@ -63,7 +63,10 @@ class WeightsCache:
         return target
 
     def _evict(self, keep: Path) -> None:
-        files = sorted(self.directory.glob("*.onnx"), key=lambda p: p.stat().st_mtime)
+        files = sorted(
+            (p for p in self.directory.iterdir() if p.suffix != ".part"),
+            key=lambda p: p.stat().st_mtime,
+        )
         total = sum(p.stat().st_size for p in files)
         for path in files:
             if total <= self.budget_bytes:

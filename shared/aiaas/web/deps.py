@@ -1,7 +1,11 @@
-"""Named dependencies (``Annotated[..., Depends()]``); tests swap them with overrides.
+"""Named dependencies (``Annotated[..., Depends()]``), read from the app's services object.
 
-Nothing here imports the inference runtime: AuthFunction ships without it (AppLayer only).
-The predict-side dependencies live in ``aiaas.web.serving``.
+Predict-side dependencies (they need the inference runtime, which AuthFunction does not ship)
+are in ``aiaas.web.serving``; the jobs router declares its own.
+
+Each function's app is built by ``create_*_app(services)``, which stores the `Services` it
+was given on ``app.state``; these dependencies hand its members to the routes. Tests build
+their own services object, or swap a dependency with ``app.dependency_overrides``.
 
 Dependencies are ``async def``: FastAPI runs plain ``def`` ones in a thread pool, and each
 hop there cost ~0.2 ms and stole a core from onnxruntime (measured in bench/).
@@ -10,7 +14,6 @@ hop there cost ~0.2 ms and stole a core from onnxruntime (measured in bench/).
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -21,45 +24,39 @@ from aiaas.domain.accounts import AccountService
 from aiaas.domain.catalog import CatalogService
 from aiaas.domain.keys import KeyService
 from aiaas.domain.usage import UsageService
-from aiaas.repositories.accounts import DynamoKeys, DynamoUsers
-from aiaas.repositories.secrets import SecretReader
-from aiaas.services import aws_client, catalog_service, usage_service
-from aiaas.settings import Settings, get_settings
+from aiaas.services import Services
+from aiaas.settings import Settings
 
 
-@lru_cache(maxsize=1)
-def get_signing_key() -> SecretReader:
-    """The JWT signing key from Secrets Manager, cached."""
-    settings = get_settings()
-    settings.require("jwt_secret_arn")
-    return SecretReader(aws_client("secretsmanager"), str(settings.jwt_secret_arn))
+def services_of(request: Request) -> Services:
+    """The services object the app was built with."""
+    services: Services = request.app.state.services
+    return services
 
 
-async def settings_dependency() -> Settings:
-    """The process-wide settings."""
-    return get_settings()
+async def settings_dependency(request: Request) -> Settings:
+    """The function's settings."""
+    return services_of(request).settings
 
 
-async def get_account_service() -> AccountService:
+async def get_account_service(request: Request) -> AccountService:
     """Signup and login on the accounts table."""
-    s = get_settings()
-    return AccountService(
-        DynamoUsers(aws_client("dynamodb"), str(s.accounts_table)),
-        get_signing_key(),
-        token_ttl=s.token_ttl_seconds,
-        max_failures=s.login_max_failures,
-        failure_window=s.login_window_seconds,
-    )
+    return services_of(request).accounts
 
 
-async def get_key_service() -> KeyService:
+async def get_key_service(request: Request) -> KeyService:
     """Key management on the accounts table."""
-    return KeyService(DynamoKeys(aws_client("dynamodb"), str(get_settings().accounts_table)))
+    return services_of(request).keys
 
 
-async def get_usage_service() -> UsageService:
-    """The process-wide usage service."""
-    return usage_service()
+async def get_usage_service(request: Request) -> UsageService:
+    """Quotas and usage."""
+    return services_of(request).usage
+
+
+async def get_catalog_service(request: Request) -> CatalogService:
+    """The catalog."""
+    return services_of(request).catalog
 
 
 def principal_of(request: Request) -> Principal:
@@ -78,11 +75,6 @@ def require(scope: Scope) -> Callable[[Request], Coroutine[Any, Any, Principal]]
         return principal
 
     return dependency
-
-
-async def get_catalog_service() -> CatalogService:
-    """The process-wide catalog service."""
-    return catalog_service()
 
 
 SettingsDep = Annotated[Settings, Depends(settings_dependency)]

@@ -1,13 +1,19 @@
-"""The one place where errors become HTTP responses: ``{"error": {code, message, param}}``."""
+"""The one place where errors become HTTP responses.
+
+Each router declares its error shape (`shaped_router`): native routes answer
+``{"error": {code, message, param}}``, OpenAI-compatible ones add ``type``, Open Inference
+Protocol ones answer ``{"error": "<message>"}``. Unexpected errors (500) keep the shape too.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, ClassVar, Literal
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from aiaas.errors import (
@@ -24,6 +30,7 @@ from aiaas.errors import (
 from aiaas.web.responses import FastJSONResponse as JSONResponse
 
 logger = logging.getLogger(__name__)
+ErrorShape = Literal["native", "oip", "openai"]
 
 STATUS: dict[type[DomainError], int] = {
     PayloadTooLarge: 413,
@@ -55,7 +62,7 @@ def error_response(
     param: str | None = None,
     headers: Mapping[str, str] | None = None,
     *,
-    protocol: str = "native",
+    protocol: ErrorShape = "native",
 ) -> JSONResponse:
     """A JSON error body: ``{"error": {code, message, param}}`` (native routes; OpenAI's
     routes add ``type``) or ``{"error": "<message>"}`` (Open Inference Protocol routes)."""
@@ -67,14 +74,6 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def protocol_of(request: Request) -> str:
-    """Which error shape the route speaks."""
-    path = str(request.scope.get("path", ""))
-    if path.startswith("/v2"):
-        return "oip"
-    return "openai" if path == "/v1/embeddings" else "native"
-
-
 def status_of(exc: DomainError) -> int:
     """HTTP status for a domain error (the most specific class in the table wins)."""
     for cls in type(exc).__mro__:
@@ -83,38 +82,68 @@ def status_of(exc: DomainError) -> int:
     return 500
 
 
-async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, DomainError)
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, QuotaExceeded) else None
+def response_for(exc: Exception, shape: ErrorShape, request: Request | None = None) -> JSONResponse:
+    """The JSON error response for any exception, in one error shape."""
+    if isinstance(exc, DomainError):
+        retry = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(retry)} if retry is not None else None
+        return error_response(
+            status_of(exc), exc.code, exc.message, exc.param, headers, protocol=shape
+        )
+    if isinstance(exc, RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        param = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or None
+        message = f"{param or 'request'}: {first['msg']}"
+        return error_response(400, "invalid_input", message, param, protocol=shape)
+    if isinstance(exc, StarletteHTTPException):
+        code = HTTP_CODES.get(exc.status_code, "http_error")
+        return error_response(
+            exc.status_code, code, str(exc.detail), headers=exc.headers, protocol=shape
+        )
+    where = f" on {request.method} {request.url.path}" if request is not None else ""
+    logger.error("unhandled error%s", where, exc_info=exc)
     return error_response(
-        status_of(exc), exc.code, exc.message, exc.param, headers, protocol=protocol_of(request)
+        500, "internal_error", "internal error; the request id is in the logs", protocol=shape
     )
 
 
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-    param = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or None
-    message = f"{param or 'request'}: {first['msg']}"
-    return error_response(400, "invalid_input", message, param, protocol=protocol_of(request))
+class _ShapedRoute(APIRoute):
+    """A route that answers every error of its own (dependencies and validation included)
+    in its router's error shape."""
+
+    shape: ClassVar[ErrorShape] = "native"
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        shape = self.shape
+
+        async def shaped(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except Exception as exc:  # every error leaves as JSON in the route's shape
+                return response_for(exc, shape, request)
+
+        return shaped
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    code = HTTP_CODES.get(exc.status_code, "http_error")
-    return error_response(
-        exc.status_code, code, str(exc.detail), headers=exc.headers, protocol=protocol_of(request)
-    )
+ROUTE_CLASSES: dict[ErrorShape, type[APIRoute]] = {
+    shape: type(f"{shape.title()}Route", (_ShapedRoute,), {"shape": shape})
+    for shape in ("native", "oip", "openai")
+}
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    logger.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(500, "internal_error", "internal error; the request id is in the logs")
+def shaped_router(shape: ErrorShape, **kwargs: Any) -> APIRouter:
+    """A router whose routes answer errors in ``shape``: ``native``
+    (``{"error": {code, message, param}}``), ``openai`` (the same plus ``type``) or ``oip``
+    (``{"error": "<message>"}``)."""
+    return APIRouter(route_class=ROUTE_CLASSES[shape], **kwargs)
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Register the handlers that turn every error into the JSON error shape."""
-    app.add_exception_handler(DomainError, _domain_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)
+def install_error_handlers(app: FastAPI, shape: ErrorShape = "native") -> None:
+    """App-level handlers for what reaches no route (unknown paths, methods), in ``shape``."""
+
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        return response_for(exc, shape, request)
+
+    for kind in (DomainError, RequestValidationError, StarletteHTTPException, Exception):
+        app.add_exception_handler(kind, handle)

@@ -1,38 +1,29 @@
-"""Dependencies of the functions that run models (PredictFunction, CatalogFunction's seeding).
+"""Dependencies of the routes that run models (PredictFunction).
 
-Kept apart from ``aiaas.web.deps``: importing the runtime needs InferenceLayer, which only
-these functions have.
+Apart from ``aiaas.web.deps``: the prediction service imports the inference runtime, which
+only the functions with InferenceLayer ship.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 
-from aiaas.domain.predictions import PredictionResult, PredictionService
-from aiaas.services import get_registry, is_builtin, registered_models
-
-__all__ = [
-    "PredictionServiceDep",
-    "get_prediction_service",
-    "get_registry",
-    "inference_headers",
-    "is_builtin",
-    "registered_models",
-]
+from aiaas.serving.predictions import InferResult, PredictionResult, PredictionService
+from aiaas.web.deps import services_of
 
 
-async def get_prediction_service() -> PredictionService:
-    """Predictions over the process-wide registry."""
-    return PredictionService(get_registry())
+async def get_prediction_service(request: Request) -> PredictionService:
+    """Predictions over every model, metered."""
+    return services_of(request).predictions
 
 
-def inference_headers(result: PredictionResult) -> dict[str, str]:
+def inference_headers(result: PredictionResult | InferResult) -> dict[str, str]:
     """What ran and how long it took, on every prediction response."""
     return {
-        "x-model-version": result.manifest.version,
-        "x-model-variant": result.variant,
+        "x-model-version": result.served.version,
+        "x-model-variant": result.served.variant,
         "x-inference-ms": f"{result.inference_ms:.2f}",
     }
 

@@ -16,9 +16,13 @@ def processor_for(manifest: ModelManifest) -> TaskProcessor:
         from aiaas_runtime.tasks.tabular import TabularProcessor  # noqa: PLC0415
 
         return TabularProcessor(manifest)
-    from aiaas_runtime.tasks.image import ImageProcessor  # noqa: PLC0415
+    if manifest.task == "image-classification":
+        from aiaas_runtime.tasks.image import ImageProcessor  # noqa: PLC0415
 
-    return ImageProcessor(manifest)
+        return ImageProcessor(manifest)
+    from aiaas_runtime.tasks.raw import RawProcessor  # noqa: PLC0415
+
+    return RawProcessor(manifest)
 
 
 __all__ = ["PredictParams", "TaskProcessor", "processor_for"]

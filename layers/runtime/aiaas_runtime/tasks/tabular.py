@@ -20,7 +20,9 @@ class TabularProcessor:
     def __init__(self, manifest: ModelManifest) -> None:
         pre = manifest.preprocessing
         self.input = str(pre.get("input", manifest.inputs[0].name))
-        self.features: tuple[str, ...] = tuple(pre["features"])
+        width = manifest.inputs[0].shape[-1] if manifest.inputs[0].shape else -1
+        declared = pre.get("features") or [f"x{i}" for i in range(max(width, 0))]
+        self.features: tuple[str, ...] = tuple(str(f) for f in declared)
         self.scores = ClassScores(manifest)
 
     def check_params(self, params: PredictParams) -> None:
@@ -40,15 +42,14 @@ class TabularProcessor:
                 f"keyed by feature name ({', '.join(self.features)})",
                 param=param,
             )
-        if len(values) != len(self.features):
+        if self.features and len(values) != len(self.features):
             raise InvalidInputError(
                 f"{param} has {len(values)} features; the model expects {len(self.features)} "
                 f"({', '.join(self.features)})",
                 param=param,
             )
-        return [
-            _number(v, f"{param}.{name}") for v, name in zip(values, self.features, strict=True)
-        ]
+        names = self.features or tuple(f"x{i}" for i in range(len(values)))
+        return [_number(v, f"{param}.{name}") for v, name in zip(values, names, strict=True)]
 
     def _from_mapping(self, item: Mapping[Any, Any], param: str) -> list[Any]:
         missing = [f for f in self.features if f not in item]
@@ -67,6 +68,8 @@ class TabularProcessor:
 
     def collate(self, prepared: Sequence[list[float]]) -> Feeds:
         """Stack rows into a ``[batch, features]`` FP32 tensor."""
+        if len({len(row) for row in prepared}) > 1:  # only where no feature list is known
+            raise InvalidInputError("every row must have the same number of features")
         return {self.input: np.asarray(prepared, dtype=np.float32)}
 
     def postprocess(self, outputs: Outputs, params: PredictParams) -> list[dict[str, Any]]:

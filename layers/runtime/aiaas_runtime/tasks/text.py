@@ -26,24 +26,39 @@ class Encoded:
 class EmbeddingProcessor:
     """Tokenizes with the model's tokenizer.json and pools nothing: the graph pools.
 
-    The exported graph already mean-pools and L2-normalizes (as sentence-transformers does),
-    so post-processing only applies an optional ``dimensions`` truncation.
+    The exported graph already mean-pools (as sentence-transformers does); post-processing
+    L2-normalizes and applies an optional ``dimensions`` truncation. A model without a
+    tokenizer (a registered graph uploaded without ``tokenizer.json``) takes token ids only.
     """
 
     def __init__(self, manifest: ModelManifest) -> None:
         pre, post = manifest.preprocessing, manifest.postprocessing
-        self.max_length = int(pre.get("max_length", 256))
+        self.output = str(post.get("output") or _embedding_output(manifest))
+        spec = next(o for o in manifest.outputs if o.name == self.output)
+        ids = next((t for t in manifest.inputs if t.name == "input_ids"), None)
+        fixed = ids.shape[1] if ids is not None and len(ids.shape) == 2 else -1
+        self.max_length = int(pre.get("max_length", fixed if fixed > 0 else 256))
         self.max_chars = int(pre.get("max_chars", 20_000))
         self.pad_id = int(pre.get("pad_token_id", 0))
-        self.output = str(post.get("output", manifest.outputs[0].name))
-        self.dimensions = int(post.get("dimensions", manifest.outputs[0].shape[-1]))
-        self.input_names = {t.name for t in manifest.inputs}
-        self.tokenizer = _load_tokenizer(manifest, self.max_length)
+        self.dimensions = int(post.get("dimensions", spec.shape[-1]))
+        self.input_types = {t.name: _int_dtype(t.datatype) for t in manifest.inputs}
+        self.tokenizer = (
+            _load_tokenizer(manifest, self.max_length)
+            if "tokenizer" in manifest.artifacts
+            else None
+        )
+        self.name = manifest.name
 
     def prepare(self, item: Any, index: int) -> Encoded:
         """Tokenize one text (truncated at the model's max length), or take token ids as given."""
         if isinstance(item, list) and item and all(type(t) is int for t in item):
             return self._token_ids(item, index)
+        if self.tokenizer is None:
+            raise InvalidInputError(
+                f"model {self.name!r} has no tokenizer: {item_param(index)} must be a "
+                "non-empty array of token ids of its vocabulary",
+                param=item_param(index),
+            )
         if not isinstance(item, str):
             raise InvalidInputError(
                 f"{item_param(index)} must be a string or a list of token ids, "
@@ -60,7 +75,7 @@ class EmbeddingProcessor:
 
     def _token_ids(self, ids: list[int], index: int) -> Encoded:
         """Pre-tokenized input (OpenAI's token arrays): ids of this model's vocabulary."""
-        vocabulary = self.tokenizer.get_vocab_size()
+        vocabulary = self.tokenizer.get_vocab_size() if self.tokenizer else 2**31
         if any(not 0 <= t < vocabulary for t in ids):
             raise InvalidInputError(
                 f"{item_param(index)}: token ids must be between 0 and {vocabulary - 1}",
@@ -84,22 +99,47 @@ class EmbeddingProcessor:
             types[row, : len(p.type_ids)] = p.type_ids
             mask[row, : len(p.ids)] = 1
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-        return {name: value for name, value in feeds.items() if name in self.input_names}
+        return {
+            name: value.astype(self.input_types[name], copy=False)
+            for name, value in feeds.items()
+            if name in self.input_types
+        }
 
     def check_params(self, params: PredictParams) -> None:
         """Reject a ``dimensions`` the model cannot give."""
-        if params.dimensions is not None and not 1 <= params.dimensions <= self.dimensions:
+        limit = self.dimensions if self.dimensions > 0 else 1 << 16
+        if params.dimensions is not None and not 1 <= params.dimensions <= limit:
             raise InvalidInputError(
                 f"dimensions must be between 1 and {self.dimensions}", param="dimensions"
             )
 
     def postprocess(self, outputs: Outputs, params: PredictParams) -> list[dict[str, Any]]:
         """One unit vector per text (a float32 array), truncated to ``params.dimensions``."""
-        vectors: npt.NDArray[np.float32] = outputs[self.output].astype(np.float32, copy=False)
+        vectors: npt.NDArray[np.float32] = np.asarray(outputs[self.output], dtype=np.float32)
         if params.dimensions is not None:
             vectors = vectors[:, : params.dimensions]
         vectors = l2_normalize(vectors)
         return [{"embedding": row} for row in vectors]
+
+
+def _embedding_output(manifest: ModelManifest) -> str:
+    """``sentence_embedding`` where the graph has it, else its first 2-D float output."""
+    floats = [
+        o.name
+        for o in manifest.outputs
+        if o.datatype in ("FP32", "FP16", "FP64") and len(o.shape) == 2
+    ]
+    if "sentence_embedding" in floats:
+        return "sentence_embedding"
+    if not floats:
+        raise ModelLoadError(
+            f"model {manifest.name!r} has no [batch, dim] float output to use as embeddings"
+        )
+    return floats[0]
+
+
+def _int_dtype(datatype: str) -> type[np.signedinteger[Any]]:
+    return np.int32 if datatype == "INT32" else np.int64
 
 
 def _load_tokenizer(manifest: ModelManifest, max_length: int) -> Tokenizer:

@@ -15,9 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from aiaas.auth.principal import Principal
 from aiaas.auth.scopes import Scope
 from aiaas.batch.jobs import JobService
-from aiaas.batch.wiring import job_service
 from aiaas.web.body import openapi_body, parse_as, read_json
-from aiaas.web.deps import SettingsDep, require
+from aiaas.web.deps import SettingsDep, require, services_of
 from aiaas.web.responses import FastJSONResponse
 
 router = APIRouter(prefix="/v1/batch-jobs", tags=["batch"])
@@ -25,9 +24,9 @@ BatchCaller = Annotated[Principal, Depends(require(Scope.BATCH))]
 JobId = Annotated[str, Path(pattern=r"^batch_[0-9a-f]{24}$")]
 
 
-async def get_job_service() -> JobService:
-    """The process-wide jobs service."""
-    return job_service()
+async def get_job_service(request: Request) -> JobService:
+    """The function's jobs service."""
+    return services_of(request).jobs
 
 
 Jobs = Annotated[JobService, Depends(get_job_service)]

@@ -7,18 +7,24 @@ Mangum; binary responses travel back the same way.
 
 from __future__ import annotations
 
-import time
 import zlib
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import Path, Request, Response
 
+from aiaas.auth.principal import Principal
 from aiaas.errors import InvalidInput, PayloadTooLarge
-from aiaas.protocols import HEADER_LENGTH, decode_request, encode_response
-from aiaas.web.deps import Predictor, SettingsDep, UsageServiceDep
-from aiaas.web.serving import PredictionServiceDep, is_builtin, registered_models
+from aiaas.protocols import HEADER_LENGTH, InferRequest, decode_request, encode_response
+from aiaas.serving.predictions import PredictionService
+from aiaas.serving.resolver import ServedModel
+from aiaas.settings import Settings
+from aiaas.web.deps import Predictor, SettingsDep
+from aiaas.web.errors import shaped_router
+from aiaas.web.schemas.predict import OipError, errors
+from aiaas.web.serving import PredictionServiceDep, inference_headers
 
-router = APIRouter(prefix="/v2/models", tags=["open inference protocol"])
+router = shaped_router("oip", prefix="/v2/models", tags=["open inference protocol"])
+OIP_ERRORS = errors(OipError, 400, 401, 403, 404, 409, 413, 429, 503)
 Name = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
 
 
@@ -48,59 +54,40 @@ def _header_length(request: Request) -> int | None:
 
 async def _infer(
     name: str,
-    version: str | None,
+    version: int | None,
     request: Request,
     *,
-    caller: Predictor,
-    service: PredictionServiceDep,
-    usage: UsageServiceDep,
-    settings: SettingsDep,
+    caller: Principal,
+    service: PredictionService,
+    settings: Settings,
 ) -> Response:
     body = await _body(request, settings.max_body_bytes)
     header_length = _header_length(request)
-    started = time.perf_counter()
-    if is_builtin(name):
-        manifest = service.describe(name)
-        decoded = decode_request(
-            body,
-            header_length,
-            {t.name: t for t in manifest.serving_inputs},
-            [o.name for o in manifest.outputs],
-        )
-        usage.consume(caller, name)
-        outputs, served_version = service.infer(name, version, decoded).outputs, manifest.version
-    else:
-        served = registered_models().get(caller, name, int(version) if version else None)
-        decoded = decode_request(
-            body,
-            header_length,
-            {t.name: t for t in served.inputs},
-            [o.name for o in served.outputs],
-        )
-        usage.consume(caller, name)
-        outputs, served_version = served.run(decoded.inputs), str(served.version.version)
-    content, headers = encode_response(name, served_version, outputs, decoded)
-    headers["x-inference-ms"] = f"{(time.perf_counter() - started) * 1e3:.2f}"
+
+    def decode(served: ServedModel) -> InferRequest:
+        inputs = {spec.name: spec for spec in served.model.serving_inputs}
+        return decode_request(body, header_length, inputs, [o.name for o in served.model.outputs])
+
+    result = service.infer(caller, name, version, decode)
+    content, headers = encode_response(name, result.served.version, result.outputs, result.request)
+    headers |= inference_headers(result)
     return Response(content=content, headers=headers, media_type=headers.pop("Content-Type"))
 
 
-@router.post("/{name}/infer")
+@router.post("/{name}/infer", responses=OIP_ERRORS)
 async def infer(
     name: Name,
     request: Request,
     *,
     caller: Predictor,
     service: PredictionServiceDep,
-    usage: UsageServiceDep,
     settings: SettingsDep,
 ) -> Response:
     """Run the model's default version on JSON or binary tensors."""
-    return await _infer(
-        name, None, request, caller=caller, service=service, usage=usage, settings=settings
-    )
+    return await _infer(name, None, request, caller=caller, service=service, settings=settings)
 
 
-@router.post("/{name}/versions/{version}/infer")
+@router.post("/{name}/versions/{version}/infer", responses=OIP_ERRORS)
 async def infer_version(
     name: Name,
     version: Annotated[str, Path(pattern=r"^[0-9]{1,9}$")],
@@ -108,10 +95,9 @@ async def infer_version(
     *,
     caller: Predictor,
     service: PredictionServiceDep,
-    usage: UsageServiceDep,
     settings: SettingsDep,
 ) -> Response:
     """Run one version of the model."""
     return await _infer(
-        name, version, request, caller=caller, service=service, usage=usage, settings=settings
+        name, int(version), request, caller=caller, service=service, settings=settings
     )

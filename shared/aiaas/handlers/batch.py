@@ -8,6 +8,7 @@ chunk is retried alone and its neighbours are deleted.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import (
@@ -17,15 +18,14 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from aiaas.batch.pipeline import ChunkMessage
-from aiaas.batch.wiring import chunk_runner
-from aiaas.settings import get_settings
+from aiaas.batch.pipeline import ChunkMessage, ChunkRunner
+from aiaas.services import Services
 
 logger = logging.getLogger(__name__)
-processor = BatchProcessor(event_type=EventType.SQS)
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
-def run_record(record: SQSRecord) -> str:
+def run_record(runner: ChunkRunner, record: SQSRecord) -> str:
     """One chunk; raising marks the record failed (SQS delivers it again, or dead-letters it)."""
     try:
         message = ChunkMessage.from_json(record.body)
@@ -33,16 +33,26 @@ def run_record(record: SQSRecord) -> str:
         logger.error("message %s is not a batch chunk; dropped", record.message_id)
         return "dropped: not a chunk message"
     receives = int(record.attributes.approximate_receive_count or 1)
-    outcome = chunk_runner().run(message, receives)
+    outcome = runner.run(message, receives)
     logger.info("%s (delivery %d)", outcome, receives)
     return outcome
 
 
-def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    """The SQS event source's handler: ``{"batchItemFailures": [...]}``."""
-    logging.getLogger().setLevel(get_settings().log_level)
-    return dict(
-        process_partial_response(
-            event=event, record_handler=run_record, processor=processor, context=context
+def make_handler(services: Services) -> Handler:
+    """The SQS event source's handler over one function's services."""
+    logging.getLogger().setLevel(services.settings.log_level)
+    processor = BatchProcessor(event_type=EventType.SQS)
+    runner = services.chunk_runner
+
+    def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+        """``{"batchItemFailures": [...]}``."""
+        return dict(
+            process_partial_response(
+                event=event,
+                record_handler=lambda record: run_record(runner, record),
+                processor=processor,
+                context=context,
+            )
         )
-    )
+
+    return handle

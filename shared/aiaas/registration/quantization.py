@@ -17,8 +17,8 @@ from typing import Any, Literal
 import numpy as np
 import onnx
 
-from aiaas.catalog.runs import Feed, fixed_batch, generate_inputs, run_rows
-from aiaas.catalog.validation import ValidatedModel, error_text
+from aiaas.registration.runs import Feed, fixed_batch, generate_inputs, run_rows
+from aiaas.registration.validation import ValidatedModel, error_text
 from aiaas_runtime.manifest import TensorSpec
 
 # Operators onnxruntime's dynamic quantization turns into integer kernels (its

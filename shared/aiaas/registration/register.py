@@ -12,11 +12,12 @@ import logging
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
-from aiaas.catalog.quantization import GateConfig, quantize_and_gate
-from aiaas.catalog.runs import PriceConfig, cost_per_million, profile_latency
-from aiaas.catalog.validation import InvalidModel, ValidationLimits, validate_model
 from aiaas.domain.catalog import parse_upload_key
 from aiaas.domain.catalog_records import CatalogStore, ModelVersion
+from aiaas.registration.quantization import GateConfig, quantize_and_gate
+from aiaas.registration.runs import PriceConfig, cost_per_million, profile_latency
+from aiaas.registration.validation import InvalidModel, ValidationLimits, validate_model
+from aiaas.settings import Settings
 
 logger = logging.getLogger(__name__)
 Outcome = Literal["READY", "FAILED", "SKIPPED"]
@@ -121,3 +122,21 @@ class Registrar:
         model = self.store.get_model(tenant, name)
         if model is not None and model.default_version is None:
             self.store.save_model(model.with_changes(default_version=number))
+
+
+def registrar_from(settings: Settings, store: CatalogStore, weights: Weights) -> Registrar:
+    """A registrar with the limits, gate and prices of ``settings``."""
+    config = RegistrationConfig(
+        limits=ValidationLimits(max_bytes=settings.max_upload_bytes),
+        gate=GateConfig(
+            min_mean_cosine=settings.gate_min_mean_cosine,
+            min_min_cosine=settings.gate_min_min_cosine,
+            max_label_disagreement=settings.gate_max_label_disagreement,
+        ),
+        price=PriceConfig(
+            memory_mb=settings.serving_memory_mb,
+            per_gb_second=settings.price_per_gb_second,
+            per_request=settings.price_per_request,
+        ),
+    )
+    return Registrar(store, weights, config)

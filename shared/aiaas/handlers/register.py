@@ -1,0 +1,34 @@
+"""RegisterModelFunction's handler: S3 ObjectCreated events on ``uploads/`` (plain, no FastAPI)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import unquote_plus
+
+from aiaas.services import Services
+
+logger = logging.getLogger(__name__)
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def make_handler(services: Services) -> Handler:
+    """The handler over one function's services."""
+    logging.getLogger().setLevel(services.settings.log_level)
+    bucket = services.settings.weights_bucket
+
+    def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+        """Register every upload the event names; returns the outcome per key."""
+        outcomes = {}
+        for record in event.get("Records", []):
+            s3 = record.get("s3", {})
+            key = unquote_plus(s3.get("object", {}).get("key", ""))
+            if s3.get("bucket", {}).get("name") != bucket:
+                logger.warning("ignoring an event for bucket %s", s3.get("bucket", {}).get("name"))
+                continue
+            outcomes[key] = services.registrar.register(key)
+            logger.info("registration of %s: %s", key, outcomes[key])
+        return {"outcomes": outcomes}
+
+    return handle

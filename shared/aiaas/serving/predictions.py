@@ -1,0 +1,178 @@
+"""One prediction service: resolve -> validate -> meter and quota -> run -> time -> result.
+
+The native, Open Inference Protocol and OpenAI routes and batch scoring only decode their
+wire format, call this service and encode its result. Only requests that were valid are
+metered: a bad input is refused before it costs the caller a unit of quota.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from aiaas.auth.principal import Principal
+from aiaas.errors import InvalidInput, NotFound, Unavailable
+from aiaas.protocols import InferRequest
+from aiaas_runtime import (
+    InvalidInputError,
+    ModelLoadError,
+    ModelNotFoundError,
+    PredictParams,
+)
+
+if TYPE_CHECKING:
+    from aiaas.serving.resolver import ModelResolver, ServedModel
+    from aiaas_runtime.model import Tensors
+
+
+class Meter(Protocol):
+    """Quota and usage (``aiaas.domain.usage.UsageService``)."""
+
+    def consume(self, caller: Principal, model: str) -> None:
+        """Count one request against the caller's quota (QuotaExceeded when over)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class PredictionResult:
+    """What a prediction returns to the caller, plus what ran and how long it took."""
+
+    served: ServedModel
+    outputs: list[dict[str, Any]]
+    inference_ms: float
+    tokens: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The response body of the native predict route."""
+        return {
+            "model": self.served.name,
+            "version": self.served.version,
+            "task": self.served.task,
+            "outputs": self.outputs,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class InferResult:
+    """Output tensors of an Open Inference Protocol request, and the request they answer."""
+
+    served: ServedModel
+    request: InferRequest
+    outputs: Tensors
+    inference_ms: float
+
+
+@contextmanager
+def runtime_errors() -> Iterator[None]:
+    """Translate the runtime's typed errors into domain errors at this boundary."""
+    try:
+        yield
+    except InvalidInputError as exc:
+        raise InvalidInput(exc.message, param=exc.param) from exc
+    except ModelNotFoundError as exc:
+        raise NotFound(exc.message, param=exc.param) from exc
+    except ModelLoadError as exc:
+        raise Unavailable(f"model cannot be served right now: {exc.message}") from exc
+
+
+class PredictionService:
+    """Runs every model the resolver finds, for a caller.
+
+    Args:
+        resolver: Finds and opens models.
+        meter: Quota and usage; None where nothing is metered per request (batch jobs
+            are metered when they finish).
+        clock: Seconds, for timing inference.
+    """
+
+    def __init__(
+        self,
+        resolver: ModelResolver,
+        meter: Meter | None = None,
+        *,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.resolver = resolver
+        self.meter = meter
+        self.clock = clock
+
+    def resolve(self, caller: Principal, name: str, version: int | None = None) -> ServedModel:
+        """The model ``caller`` names (NotFound, Conflict or Unavailable otherwise)."""
+        with runtime_errors():
+            return self.resolver.resolve(caller, name, version)
+
+    def predict(
+        self,
+        caller: Principal,
+        name: str,
+        inputs: Sequence[Any],
+        params: PredictParams | None = None,
+        version: int | None = None,
+    ) -> PredictionResult:
+        """Task-level answers: one output per input, in order."""
+        served = self.resolve(caller, name, version)
+        return self._predict(caller, served, inputs, params)
+
+    def embed(
+        self,
+        caller: Principal,
+        name: str,
+        inputs: Sequence[str | list[int]],
+        dimensions: int | None = None,
+    ) -> PredictionResult:
+        """Embeddings from an embedding model; InvalidInput for any other task."""
+        served = self.resolve(caller, name)
+        if served.task != "embedding":
+            raise InvalidInput(f"model {name!r} is not an embedding model", param="model")
+        return self._predict(caller, served, inputs, PredictParams(dimensions=dimensions))
+
+    def infer(
+        self,
+        caller: Principal,
+        name: str,
+        version: int | None,
+        decode: Callable[[ServedModel], InferRequest],
+    ) -> InferResult:
+        """Open Inference Protocol: ``decode`` reads the request against the model's tensors."""
+        served = self.resolve(caller, name, version)
+        decoded = decode(served)
+        with runtime_errors():
+            request = served.model.prepare_infer(decoded.inputs)
+        self._meter(caller, served)
+        started = self.clock()
+        with runtime_errors():
+            outputs = served.model.run_infer(request)
+        return InferResult(served, decoded, outputs, (self.clock() - started) * 1e3)
+
+    def predict_rows(
+        self, caller: Principal, name: str, version: int | None, inputs: Sequence[Any]
+    ) -> list[dict[str, Any] | str]:
+        """Batch jobs: one outcome per input (an output, or its error's message); not metered
+        here (a job is metered once it finishes)."""
+        served = self.resolve(caller, name, version)
+        with runtime_errors():
+            rows = served.model.predict_rows(inputs)
+        return [row.message if isinstance(row, InvalidInputError) else row for row in rows]
+
+    def _predict(
+        self,
+        caller: Principal,
+        served: ServedModel,
+        inputs: Sequence[Any],
+        params: PredictParams | None,
+    ) -> PredictionResult:
+        with runtime_errors():
+            request = served.model.prepare(inputs, params)
+        self._meter(caller, served)
+        started = self.clock()
+        with runtime_errors():
+            prediction = served.model.run_prepared(request)
+        elapsed = (self.clock() - started) * 1e3
+        return PredictionResult(served, prediction.results, elapsed, prediction.tokens)
+
+    def _meter(self, caller: Principal, served: ServedModel) -> None:
+        if self.meter is not None:
+            self.meter.consume(caller, served.name)
