@@ -4,4 +4,5 @@ from aiaas.handlers.batch import make_handler
 from aiaas.services import batch_services
 from aiaas.settings import Settings
 
-handler = make_handler(batch_services(Settings()))
+services = batch_services(Settings())
+handler = make_handler(services)

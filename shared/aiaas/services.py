@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from aiaas.batch.store import DynamoJobs
     from aiaas.domain.accounts import AccountService
     from aiaas.domain.keys import KeyService
-    from aiaas.registration.register import Registrar
     from aiaas.repositories.secrets import SecretReader
     from aiaas.serving.gpu import GpuBackend
     from aiaas.serving.predictions import PredictionService
@@ -264,19 +263,6 @@ class Services:
         if job.succeeded:
             self.usage.record(job.tenant, job.meter_id or "batch", job.model, job.succeeded)
 
-    @cached_property
-    def registrar(self) -> Registrar:
-        """RegisterModelFunction's registrar."""
-        from aiaas.registration.register import registrar_from  # noqa: PLC0415
-
-        s = self.settings
-        s.require("models_table", "weights_bucket")
-        return registrar_from(
-            s,
-            DynamoCatalog(self.client("dynamodb"), str(s.models_table)),
-            S3Weights(self.client("s3"), str(s.weights_bucket)),
-        )
-
 
 def predict_services(settings: Settings) -> Services:
     """PredictFunction: predictions over every model (the catalog path checked too)."""
@@ -324,7 +310,7 @@ def split_services(settings: Settings) -> Services:
 
 
 def register_services(settings: Settings) -> Services:
-    """RegisterModelFunction: the registrar."""
-    services = Services(settings)
-    _ = services.registrar
-    return services
+    """RegisterModelFunction: the catalog store and weights bucket (the handler builds the
+    registrar on them: only that function ships onnx)."""
+    settings.require("models_table", "weights_bucket")
+    return Services(settings)

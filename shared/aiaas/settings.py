@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -155,9 +154,3 @@ class Settings(BaseSettings):
     def preload(self) -> list[str]:
         """``preload_models`` as a list of names."""
         return [name.strip() for name in self.preload_models.split(",") if name.strip()]
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """The process-wide settings (tests clear the cache or override the dependency)."""
-    return Settings()

@@ -2,7 +2,7 @@
 
 Batch and GPU tests use it to reach inside the functions (a scorer that fails on purpose,
 the GPU app's counters). The stack sets ``os.environ`` for its functions; it is restored, and
-the process-wide caches cleared, when the stack stops.
+moto's state reset, when the stack stops.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from moto.moto_api._internal.models import moto_api_backend
 
 from aiaas_dev.stack import LocalStack
 from aiaas_dev.template import load_template
-from tests.aws import _clear_caches
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,7 +25,6 @@ ROOT = Path(__file__).resolve().parents[2]
 def in_process_stack(models_dir: Path, **options: Any) -> Iterator[LocalStack]:
     """Start the stack on a free port (``options`` go to `LocalStack`), stop it after."""
     saved = dict(os.environ)
-    _clear_caches()
     moto_api_backend.reset()  # moto's state is per process, shared by every server in it
     stack = LocalStack(
         load_template(ROOT / "template.yaml"),
@@ -41,5 +39,4 @@ def in_process_stack(models_dir: Path, **options: Any) -> Iterator[LocalStack]:
         stack.stop()
         os.environ.clear()
         os.environ.update(saved)
-        _clear_caches()
         moto_api_backend.reset()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,7 +20,6 @@ import boto3
 import httpx
 import pytest
 
-from aiaas.batch import wiring
 from aiaas.batch.inputs import Row
 from aiaas.batch.records import BatchJob
 from aiaas_dev.stack import LocalStack
@@ -193,7 +193,7 @@ class FailingChunks:
 def test_a_chunk_that_keeps_failing_lands_in_the_dlq_and_its_rows_are_errors(
     stack: LocalStack, http: httpx.Client, alice: dict[str, Any]
 ) -> None:
-    runner = wiring.chunk_runner()
+    runner = sys.modules["_aiaas_dev_function_BatchFunction"].services.chunk_runner
     failing = FailingChunks(runner.scorer, line=777)  # in the second 500-row chunk
     runner.scorer = failing
     try:

@@ -39,9 +39,14 @@ class WeightStore(Protocol):
         ...
 
 
-def upload_key(tenant: str, name: str, version: int) -> str:
-    """Where a version's file is uploaded; the S3 event that follows starts registration."""
-    return f"uploads/{tenant}/{name}/{version}/model.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+MAX_TOKENIZER_BYTES = 32 * 1024 * 1024
+
+
+def upload_key(tenant: str, name: str, version: int, file: str = "model.onnx") -> str:
+    """Where a version's file is uploaded; the S3 event on ``model.onnx`` starts registration
+    (an embedding model's ``tokenizer.json`` goes beside it, first)."""
+    return f"uploads/{tenant}/{name}/{version}/{file}"
 
 
 def parse_upload_key(key: str) -> tuple[str, str, int]:
@@ -176,11 +181,13 @@ class CatalogService:
         )
         self.store.put_version(version)
         upload = self.weights.presign(key, self.max_upload_bytes, self.upload_expires)
-        return version, {
-            **upload,
-            "expires_in": self.upload_expires,
-            "max_bytes": self.max_upload_bytes,
-        }
+        form = {**upload, "expires_in": self.upload_expires, "max_bytes": self.max_upload_bytes}
+        if model.task == "embedding":  # upload tokenizer.json first to embed texts
+            tokenizer = upload_key(model.tenant, model.name, number, TOKENIZER_FILE)
+            form["tokenizer"] = self.weights.presign(
+                tokenizer, MAX_TOKENIZER_BYTES, self.upload_expires
+            )
+        return version, form
 
     def update(self, caller: Principal, name: str, changes: dict[str, Any]) -> CatalogModel:
         """Change description, visibility or default version."""

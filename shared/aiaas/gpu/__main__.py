@@ -18,7 +18,7 @@ from typing import Any
 
 import uvicorn
 
-from aiaas.settings import get_settings
+from aiaas.settings import Settings
 
 LISTENING = "aiaas-gpu listening on"
 
@@ -53,7 +53,7 @@ def main(argv: Sequence[str] | None = None, app: str = "aiaas.gpu.server:create_
         app: uvicorn import string of the app, or of a factory taking no arguments.
     """
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    level = get_settings().log_level
+    level = Settings().log_level
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = uvicorn.Config(
         app,

@@ -35,7 +35,7 @@ from aiaas.protocols import (
     header_length_of,
 )
 from aiaas.serving.gpu_client import parse_target
-from aiaas.settings import Settings, get_settings
+from aiaas.settings import Settings
 from aiaas.web.errors import error_response, status_of
 from aiaas.web.responses import FastJSONResponse
 
@@ -158,13 +158,13 @@ def create_gpu_app(settings: Settings | None = None, models: GpuModels | None = 
     """The container's app; reads settings now so bad configuration fails at start.
 
     Args:
-        settings: Defaults to ``get_settings()`` (``AIAAS_*`` variables).
+        settings: Defaults to ``Settings()`` (``AIAAS_*`` variables).
         models: Defaults to ``aiaas.gpu.setup.build_models(settings)`` (S3 through boto3 from the
             environment, CUDA when there is a GPU).
     """
     from aiaas.gpu.setup import build_models  # noqa: PLC0415 - boto3 only when needed
 
-    settings = settings or get_settings()
+    settings = settings or Settings()
     loaded = models or build_models(settings)
 
     @asynccontextmanager

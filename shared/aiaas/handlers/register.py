@@ -7,6 +7,9 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_plus
 
+from aiaas.registration.register import registrar_from
+from aiaas.repositories.models import DynamoCatalog
+from aiaas.repositories.weights import S3Weights
 from aiaas.services import Services
 
 logger = logging.getLogger(__name__)
@@ -15,8 +18,14 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 def make_handler(services: Services) -> Handler:
     """The handler over one function's services."""
-    logging.getLogger().setLevel(services.settings.log_level)
-    bucket = services.settings.weights_bucket
+    settings = services.settings
+    logging.getLogger().setLevel(settings.log_level)
+    bucket = settings.weights_bucket
+    registrar = registrar_from(
+        settings,
+        DynamoCatalog(services.client("dynamodb"), str(settings.models_table)),
+        S3Weights(services.client("s3"), str(bucket)),
+    )
 
     def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         """Register every upload the event names; returns the outcome per key."""
@@ -27,7 +36,7 @@ def make_handler(services: Services) -> Handler:
             if s3.get("bucket", {}).get("name") != bucket:
                 logger.warning("ignoring an event for bucket %s", s3.get("bucket", {}).get("name"))
                 continue
-            outcomes[key] = services.registrar.register(key)
+            outcomes[key] = registrar.register(key)
             logger.info("registration of %s: %s", key, outcomes[key])
         return {"outcomes": outcomes}
 

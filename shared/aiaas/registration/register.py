@@ -8,11 +8,13 @@ catalog changes for a bad upload.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
-from aiaas.domain.catalog import parse_upload_key
+from aiaas.domain.catalog import MAX_TOKENIZER_BYTES, TOKENIZER_FILE, parse_upload_key
 from aiaas.domain.catalog_records import CatalogStore, ModelVersion
 from aiaas.registration.quantization import GateConfig, quantize_and_gate
 from aiaas.registration.runs import PriceConfig, cost_per_million, profile_latency
@@ -36,6 +38,10 @@ class Weights(Protocol):
 
     def write(self, key: str, data: bytes) -> str:
         """Store an artifact (encrypted); its URI."""
+        ...
+
+    def exists(self, key: str) -> bool:
+        """Whether an object is there."""
         ...
 
 
@@ -94,6 +100,12 @@ class Registrar:
         if quant.kept and quant.data is not None:
             artifacts["int8"] = self.weights.write(f"{prefix}/model.int8.onnx", quant.data)
             served, variant = quant.data, "int8"
+        digests = {"fp32": model.sha256}
+        if variant == "int8":
+            digests["int8"] = str(quant.to_dict().get("sha256", ""))
+        tokenizer = self._tokenizer(key, prefix)
+        if tokenizer is not None:
+            artifacts["tokenizer"], digests["tokenizer"] = tokenizer
         profile = profile_latency(served, model.inputs)
         return replace(
             version,
@@ -106,7 +118,30 @@ class Registrar:
             quality={"int8": quant.to_dict(), "opset": model.opset, "producer": model.producer},
             latency=self._latency(profile.to_dict(), profile.p50_ms.get(1), variant),
             artifacts=artifacts,
+            digests=digests,
         )
+
+    def _tokenizer(self, key: str, prefix: str) -> tuple[str, str] | None:
+        """The ``tokenizer.json`` uploaded beside the model, checked and stored; None if none."""
+        source = key.rsplit("/", 1)[0] + f"/{TOKENIZER_FILE}"
+        if not self.weights.exists(source):
+            return None
+        size = self.weights.size(source)
+        if size > MAX_TOKENIZER_BYTES:
+            raise InvalidModel(
+                "tokenizer", f"tokenizer.json is {size} bytes; the limit is {MAX_TOKENIZER_BYTES}"
+            )
+        data = self.weights.read(source, MAX_TOKENIZER_BYTES)
+        try:
+            doc = json.loads(data)
+        except ValueError as exc:
+            raise InvalidModel("tokenizer", "tokenizer.json is not JSON") from exc
+        if not isinstance(doc, dict) or not isinstance(doc.get("model"), dict):
+            raise InvalidModel(
+                "tokenizer", "tokenizer.json is not a Hugging Face tokenizers file (no 'model')"
+            )
+        uri = self.weights.write(f"{prefix}/{TOKENIZER_FILE}", data)
+        return uri, hashlib.sha256(data).hexdigest()
 
     def _latency(self, profile: dict[str, Any], p50: float | None, variant: str) -> dict[str, Any]:
         price = self.config.price

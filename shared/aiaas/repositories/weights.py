@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from aiaas.aws.lite import error_code
 from aiaas.repositories.dynamo import aws_errors
 from aiaas.repositories.s3 import presigned_post
 
@@ -36,6 +37,17 @@ class S3Weights:
         """An object's size in bytes."""
         with aws_errors("reading the upload"):
             return int(self.client.head_object(Bucket=self.bucket, Key=key)["ContentLength"])
+
+    def exists(self, key: str) -> bool:
+        """Whether an object is there."""
+        try:
+            with aws_errors("reading the upload", "404", "NoSuchKey", "NotFound"):
+                self.client.head_object(Bucket=self.bucket, Key=key)
+        except Exception as exc:
+            if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
 
     def write(self, key: str, data: bytes) -> str:
         """Store an artifact with server-side encryption; return its ``s3://`` URI."""
