@@ -96,7 +96,7 @@ def test_native_route_forwards_to_the_gpu_app(
     )
     assert answer.status_code == 200, answer.text
     assert answer.headers["x-model-variant"] == "gpu"
-    got = np.array([row["sentence_embedding"] for row in answer.json()["outputs"]])
+    got = np.array([row["embedding"] for row in answer.json()["outputs"]])
     np.testing.assert_allclose(got, expected(TOKENS), atol=1e-5)
     assert gpu_runs(stack) == before + len(TOKENS)
 
@@ -157,7 +157,7 @@ def test_batch_job_forwards_to_the_gpu_app(
     rows = output(state)
     assert [row["id"] for row in rows] == list(range(91))
     want = expected(TOKENS)
-    got = np.array([row["output"]["sentence_embedding"] for row in rows[:90]])
+    got = np.array([row["output"]["embedding"] for row in rows[:90]])
     np.testing.assert_allclose(got, want[[i % 3 for i in range(90)]], atol=1e-5)
     assert "token ids" in rows[90]["error"]["message"]
     assert gpu_runs(stack) >= before + 90
