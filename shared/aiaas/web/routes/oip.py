@@ -6,37 +6,50 @@ with the status code and a body (``{"live": true}``) that Triton's and KServe's 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import Path
 
 from aiaas.domain.catalog import CatalogService
 from aiaas.domain.catalog_records import CatalogModel, ModelVersion
-from aiaas.errors import NotFound
+from aiaas.errors import InvalidInput, NotFound
 from aiaas.web.deps import CatalogDep, ModelReader
-from aiaas.web.responses import FastJSONResponse
+from aiaas.web.errors import shaped_router
+from aiaas.web.schemas.catalog import (
+    Live,
+    ModelMetadata,
+    ModelReady,
+    Ready,
+    ServerMetadata,
+    error_responses,
+)
 
-router = APIRouter(prefix="/v2", tags=["open inference protocol"])
+router = shaped_router("oip", prefix="/v2", tags=["open inference protocol"])
 Name = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
-SERVER = {"name": "aiaas", "version": "0.1.0", "extensions": []}
+VersionNumber = Annotated[int, Path(ge=1)]
+SERVER = ServerMetadata(name="aiaas", version="0.1.0", extensions=[])
+METADATA = error_responses(400, 401, 403, 404, oip=True)
+READINESS = error_responses(
+    400, 401, 403, 404, notes={400: "Not READY, or an invalid name or version"}, oip=True
+)
 
 
-@router.get("")
-async def server_metadata(caller: ModelReader) -> dict[str, Any]:
+@router.get("", responses=error_responses(401, 403, oip=True))
+async def server_metadata(caller: ModelReader) -> ServerMetadata:
     """Server name, version and protocol extensions."""
     return SERVER
 
 
 @router.get("/health/live")
-async def live() -> dict[str, bool]:
+async def live() -> Live:
     """The server answers."""
-    return {"live": True}
+    return Live(live=True)
 
 
 @router.get("/health/ready")
-async def ready() -> dict[str, bool]:
+async def ready() -> Ready:
     """The server accepts requests (serverless: always, when it answers)."""
-    return {"ready": True}
+    return Ready(ready=True)
 
 
 def _version(service: CatalogService, model: CatalogModel, number: int | None) -> ModelVersion:
@@ -47,51 +60,54 @@ def _version(service: CatalogService, model: CatalogModel, number: int | None) -
     return service.version(model, number)
 
 
-def _metadata(service: CatalogService, model: CatalogModel, number: int | None) -> dict[str, Any]:
+def _metadata(service: CatalogService, model: CatalogModel, number: int | None) -> ModelMetadata:
     version = _version(service, model, number)
     ready = [str(v.version) for v in service.versions(model) if v.status == "READY"]
-    return {
-        "name": model.name,
-        "versions": ready if number is None else [str(version.version)],
-        "platform": "onnxruntime_onnx",
-        "inputs": version.inputs,
-        "outputs": version.outputs,
-    }
+    return ModelMetadata.model_validate(
+        {
+            "name": model.name,
+            "versions": ready if number is None else [str(version.version)],
+            "platform": "onnxruntime_onnx",
+            "inputs": version.inputs,
+            "outputs": version.outputs,
+        }
+    )
 
 
-@router.get("/models/{name}")
-async def model_metadata(name: Name, caller: ModelReader, service: CatalogDep) -> dict[str, Any]:
+@router.get("/models/{name}", responses=METADATA)
+async def model_metadata(name: Name, caller: ModelReader, service: CatalogDep) -> ModelMetadata:
     """Tensors of the model's default version, and its ready versions."""
     return _metadata(service, service.resolve(caller, name), None)
 
 
-@router.get("/models/{name}/versions/{version}")
+@router.get("/models/{name}/versions/{version}", responses=METADATA)
 async def version_metadata(
-    name: Name, version: Annotated[int, Path(ge=1)], caller: ModelReader, service: CatalogDep
-) -> dict[str, Any]:
+    name: Name, version: VersionNumber, caller: ModelReader, service: CatalogDep
+) -> ModelMetadata:
     """Tensors of one version."""
     return _metadata(service, service.resolve(caller, name), version)
 
 
-def _ready(service: CatalogService, model: CatalogModel, number: int | None) -> FastJSONResponse:
+def _ready(service: CatalogService, model: CatalogModel, number: int | None) -> ModelReady:
+    """READY, or InvalidInput: the protocol answers 400 for a model that is not ready."""
     try:
         status = _version(service, model, number).status
     except NotFound as exc:
-        return FastJSONResponse({"error": exc.message}, status_code=400)
+        raise InvalidInput(exc.message, param=exc.param) from exc
     if status != "READY":
-        return FastJSONResponse({"error": f"model {model.name!r} is {status}"}, status_code=400)
-    return FastJSONResponse({"name": model.name, "ready": True})
+        raise InvalidInput(f"model {model.name!r} is {status}", param="version")
+    return ModelReady(name=model.name, ready=True)
 
 
-@router.get("/models/{name}/ready")
-async def model_ready(name: Name, caller: ModelReader, service: CatalogDep) -> FastJSONResponse:
+@router.get("/models/{name}/ready", responses=READINESS)
+async def model_ready(name: Name, caller: ModelReader, service: CatalogDep) -> ModelReady:
     """200 when the default version is ready, 400 otherwise."""
     return _ready(service, service.resolve(caller, name), None)
 
 
-@router.get("/models/{name}/versions/{version}/ready")
+@router.get("/models/{name}/versions/{version}/ready", responses=READINESS)
 async def version_ready(
-    name: Name, version: Annotated[int, Path(ge=1)], caller: ModelReader, service: CatalogDep
-) -> FastJSONResponse:
+    name: Name, version: VersionNumber, caller: ModelReader, service: CatalogDep
+) -> ModelReady:
     """200 when that version is ready, 400 otherwise."""
     return _ready(service, service.resolve(caller, name), version)
