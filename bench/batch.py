@@ -88,7 +88,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "tools"))
-    from aiaas import services  # noqa: PLC0415 - after the environment is set
+    from aiaas.services import Services  # noqa: PLC0415 - after the environment is set
+    from aiaas.settings import Settings  # noqa: PLC0415
     from aiaas_dev.stack import LocalStack  # noqa: PLC0415
     from aiaas_dev.template import load_template  # noqa: PLC0415
 
@@ -104,7 +105,7 @@ def main() -> None:
     )
     stack.start()
     try:
-        model = services.get_registry().get(MODEL)
+        model = Services(Settings()).layer.get(MODEL)
         runtime_rows_per_s(model, texts[:512])  # warm up
         rounds = []
         with httpx.Client(base_url=stack.base_url, timeout=120) as http:

@@ -83,20 +83,20 @@ def predict_event(texts: list[str]) -> dict[str, Any]:
 def latency(models: Path, sentences: list[str]) -> dict[str, Any]:
     """Median ms per request for fp32, int8 and the handler path at batch 1 and 32."""
     sys.path.insert(0, str(ROOT / "functions" / "predict"))
-    os.environ.setdefault("AIAAS_USAGE_TABLE", "UsageTable")  # overridden below: no DynamoDB
+    for name, value in {"AIAAS_USAGE_TABLE": "UsageTable", "AIAAS_MODELS_TABLE": "ModelsTable",
+                        "AIAAS_WEIGHTS_BUCKET": "weights"}.items():  # fmt: skip
+        os.environ.setdefault(name, value)  # built-ins read no table; metering is replaced
     import app  # type: ignore[import-not-found]  # noqa: PLC0415
 
     from aiaas.domain.usage import UsageService  # noqa: PLC0415
-    from aiaas.web import deps  # noqa: PLC0415
-    from aiaas.web.serving import get_registry  # noqa: PLC0415
 
     # Metering's DynamoDB round trip is left out; FastAPI's dependency_overrides are not used
     # for that, since they re-inspect the override on every request (~0.3 ms here).
     memory = UsageService(MemoryUsage(), 10**9)
-    deps.usage_service = lambda: memory  # type: ignore[assignment]
+    app.services.predictions.meter = memory
 
     fp32 = ModelRegistry(models, variants=("fp32",)).get(MODEL)
-    int8 = get_registry().get(MODEL)  # the very session the handler uses
+    int8 = app.services.layer.get(MODEL)  # the very session the handler uses
     out: dict[str, Any] = {"int8_variant": int8.variant}
     cases = {
         "batch1": batch_of(sentences, 1),
