@@ -27,6 +27,7 @@ from aiaas.repositories.weights import S3Weights
 from aiaas.settings import Settings
 
 if TYPE_CHECKING:
+    from aiaas.batch.files import S3BatchFiles
     from aiaas.batch.jobs import JobService, ModelCheck
     from aiaas.batch.pipeline import ChunkRunner, Splitter
     from aiaas.batch.records import BatchJob
@@ -203,7 +204,7 @@ class Services:
         return DynamoJobs(self.client("dynamodb"), str(self.settings.jobs_table))
 
     @cached_property
-    def batch_files(self) -> Any:
+    def batch_files(self) -> S3BatchFiles:
         """The batch bucket."""
         from aiaas.batch.files import S3BatchFiles  # noqa: PLC0415
 
@@ -266,47 +267,44 @@ class Services:
 
 def predict_services(settings: Settings) -> Services:
     """PredictFunction: predictions over every model (the catalog path checked too)."""
-    services = Services(settings)
     if not settings.models_dir.is_dir():
         raise RuntimeError(f"AIAAS_MODELS_DIR {settings.models_dir} is not a directory")
-    _ = services.predictions
+    services = built(settings, "predictions")
     services.layer.preload(settings.preload)
+    return services
+
+
+def built(settings: Settings, *members: str) -> Services:
+    """A services object whose ``members`` are made now (the cold start), not on first use."""
+    services = Services(settings)
+    for member in members:
+        getattr(services, member)
     return services
 
 
 def auth_services(settings: Settings) -> Services:
     """AuthFunction: accounts, keys, usage."""
-    services = Services(settings)
-    _ = services.accounts, services.keys, services.usage
-    return services
+    return built(settings, "accounts", "keys", "usage")
 
 
 def catalog_services(settings: Settings) -> Services:
     """CatalogFunction: the catalog (and the layer's manifests, to seed the built-ins)."""
-    services = Services(settings)
-    _ = services.catalog
-    return services
+    return built(settings, "catalog")
 
 
 def jobs_services(settings: Settings) -> Services:
     """JobsFunction: batch jobs."""
-    services = Services(settings)
-    _ = services.jobs
-    return services
+    return built(settings, "jobs")
 
 
 def batch_services(settings: Settings) -> Services:
     """BatchFunction: the chunk runner over every model."""
-    services = Services(settings)
-    _ = services.chunk_runner, services.usage
-    return services
+    return built(settings, "chunk_runner", "usage")
 
 
 def split_services(settings: Settings) -> Services:
     """BatchSplitFunction: the splitter."""
-    services = Services(settings)
-    _ = services.splitter
-    return services
+    return built(settings, "splitter")
 
 
 def register_services(settings: Settings) -> Services:

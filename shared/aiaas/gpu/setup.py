@@ -6,7 +6,7 @@ from typing import Any
 
 from aiaas.gpu.models import BatchConfig, GpuModels
 from aiaas.gpu.runtime import detect_runtime
-from aiaas.registration.quantization import GateConfig
+from aiaas.registration.quantization import gate_from
 from aiaas.repositories.weights import S3Weights
 from aiaas.serving.weights_cache import WeightsCache
 from aiaas.settings import Settings
@@ -53,9 +53,5 @@ def build_models(
         ),
         max_models=settings.max_sessions,
         fp16=settings.gpu_fp16,
-        gate=GateConfig(
-            min_mean_cosine=settings.gate_min_mean_cosine,
-            min_min_cosine=settings.gate_min_min_cosine,
-            max_label_disagreement=settings.gate_max_label_disagreement,
-        ),
+        gate=gate_from(settings),
     )

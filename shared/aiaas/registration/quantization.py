@@ -19,6 +19,7 @@ import onnx
 
 from aiaas.registration.runs import Feed, fixed_batch, generate_inputs, run_rows
 from aiaas.registration.validation import ValidatedModel, error_text
+from aiaas.settings import Settings
 from aiaas_runtime.manifest import TensorSpec
 
 # Operators onnxruntime's dynamic quantization turns into integer kernels (its
@@ -47,6 +48,15 @@ class GateConfig:
     rows: int = 64
     seed: int = 0
     retry_reduce_range: bool = True
+
+
+def gate_from(settings: Settings) -> GateConfig:
+    """The gate ``AIAAS_GATE_*`` configures (registration's int8 and the GPU's fp16 alike)."""
+    return GateConfig(
+        min_mean_cosine=settings.gate_min_mean_cosine,
+        min_min_cosine=settings.gate_min_min_cosine,
+        max_label_disagreement=settings.gate_max_label_disagreement,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from typing import Any, Literal, Protocol
 
 from aiaas.domain.catalog import MAX_TOKENIZER_BYTES, TOKENIZER_FILE, parse_upload_key
 from aiaas.domain.catalog_records import CatalogStore, ModelVersion
-from aiaas.registration.quantization import GateConfig, quantize_and_gate
+from aiaas.registration.quantization import GateConfig, gate_from, quantize_and_gate
 from aiaas.registration.runs import PriceConfig, cost_per_million, profile_latency
 from aiaas.registration.validation import InvalidModel, ValidationLimits, validate_model
 from aiaas.settings import Settings
@@ -163,11 +163,7 @@ def registrar_from(settings: Settings, store: CatalogStore, weights: Weights) ->
     """A registrar with the limits, gate and prices of ``settings``."""
     config = RegistrationConfig(
         limits=ValidationLimits(max_bytes=settings.max_upload_bytes),
-        gate=GateConfig(
-            min_mean_cosine=settings.gate_min_mean_cosine,
-            min_min_cosine=settings.gate_min_min_cosine,
-            max_label_disagreement=settings.gate_max_label_disagreement,
-        ),
+        gate=gate_from(settings),
         price=PriceConfig(
             memory_mb=settings.serving_memory_mb,
             per_gb_second=settings.price_per_gb_second,
