@@ -19,12 +19,10 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
-from fastapi.exceptions import RequestValidationError
+from fastapi import Depends, FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from aiaas.errors import DomainError, InvalidInput, PayloadTooLarge
+from aiaas.errors import PayloadTooLarge
 from aiaas.gpu.models import GpuModels
 from aiaas.protocols import (
     HEADER_LENGTH,
@@ -36,12 +34,12 @@ from aiaas.protocols import (
 )
 from aiaas.serving.gpu_client import parse_target
 from aiaas.settings import Settings
-from aiaas.web.errors import error_response, status_of
+from aiaas.web.errors import install_error_handlers, shaped_router
 from aiaas.web.responses import FastJSONResponse
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(tags=["sagemaker inference"])
+router = shaped_router("oip", tags=["sagemaker inference"])
 INLINE_BYTES = 256 * 1024  # bodies above this are decoded and encoded off the event loop
 
 
@@ -131,29 +129,6 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-async def _domain_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, DomainError)
-    retry_after = getattr(exc, "retry_after", None)
-    headers = None if retry_after is None else {"Retry-After": str(retry_after)}
-    return error_response(status_of(exc), exc.code, exc.message, exc.param, headers, protocol="oip")
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)
-    return error_response(
-        exc.status_code, "http_error", str(exc.detail), headers=exc.headers, protocol="oip"
-    )
-
-
-async def _validation_error(request: Request, exc: Exception) -> Response:
-    return await _domain_error(request, InvalidInput(f"invalid request: {exc}"))
-
-
-async def _unexpected(request: Request, exc: Exception) -> Response:
-    logger.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(500, "internal_error", "internal error", protocol="oip")
-
-
 def create_gpu_app(settings: Settings | None = None, models: GpuModels | None = None) -> FastAPI:
     """The container's app; reads settings now so bad configuration fails at start.
 
@@ -182,9 +157,6 @@ def create_gpu_app(settings: Settings | None = None, models: GpuModels | None = 
     )
     app.state.models = loaded
     app.state.max_body_bytes = settings.max_body_bytes
-    app.add_exception_handler(DomainError, _domain_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(Exception, _unexpected)
+    install_error_handlers(app, shape="oip")
     app.include_router(router)
     return app

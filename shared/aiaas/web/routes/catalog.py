@@ -20,8 +20,8 @@ from aiaas.web.schemas.catalog import (
     NewVersionPublic,
     VersionPublic,
     VersionsPublic,
-    error_responses,
 )
+from aiaas.web.schemas.errors import error_responses
 
 router = shaped_router("native", prefix="/v1/models", tags=["catalog"])
 Name = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]

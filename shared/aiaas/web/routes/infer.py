@@ -20,11 +20,11 @@ from aiaas.serving.resolver import ServedModel
 from aiaas.settings import Settings
 from aiaas.web.deps import Predictor, SettingsDep
 from aiaas.web.errors import shaped_router
-from aiaas.web.schemas.predict import OipError, errors
+from aiaas.web.schemas.errors import error_responses
 from aiaas.web.serving import PredictionServiceDep, inference_headers
 
 router = shaped_router("oip", prefix="/v2/models", tags=["open inference protocol"])
-OIP_ERRORS = errors(OipError, 400, 401, 403, 404, 409, 413, 429, 503)
+OIP_ERRORS = error_responses(400, 401, 403, 404, 409, 413, 429, 503, shape="oip")
 Name = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
 
 

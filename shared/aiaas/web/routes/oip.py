@@ -21,20 +21,20 @@ from aiaas.web.schemas.catalog import (
     ModelReady,
     Ready,
     ServerMetadata,
-    error_responses,
 )
+from aiaas.web.schemas.errors import error_responses
 
 router = shaped_router("oip", prefix="/v2", tags=["open inference protocol"])
 Name = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
 VersionNumber = Annotated[int, Path(ge=1)]
 SERVER = ServerMetadata(name="aiaas", version="0.1.0", extensions=[])
-METADATA = error_responses(400, 401, 403, 404, oip=True)
+METADATA = error_responses(400, 401, 403, 404, shape="oip")
 READINESS = error_responses(
-    400, 401, 403, 404, notes={400: "Not READY, or an invalid name or version"}, oip=True
+    400, 401, 403, 404, notes={400: "Not READY, or an invalid name or version"}, shape="oip"
 )
 
 
-@router.get("", responses=error_responses(401, 403, oip=True))
+@router.get("", responses=error_responses(401, 403, shape="oip"))
 async def server_metadata(caller: ModelReader) -> ServerMetadata:
     """Server name, version and protocol extensions."""
     return SERVER

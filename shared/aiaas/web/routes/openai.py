@@ -13,7 +13,8 @@ from aiaas.web.body import openapi_body, parse_as, read_json
 from aiaas.web.deps import Predictor, SettingsDep
 from aiaas.web.errors import shaped_router
 from aiaas.web.responses import FastJSONResponse
-from aiaas.web.schemas.predict import EmbeddingsResponse, OpenAIError, errors
+from aiaas.web.schemas.errors import error_responses
+from aiaas.web.schemas.predict import EmbeddingsResponse
 from aiaas.web.serving import PredictionServiceDep, inference_headers
 
 router = shaped_router("openai", prefix="/v1", tags=["openai"])
@@ -46,7 +47,7 @@ def _inputs(value: str | list[str] | list[int] | list[list[int]]) -> list[str | 
     "/embeddings",
     openapi_extra=openapi_body(EmbeddingsRequest),
     response_model=EmbeddingsResponse,
-    responses=errors(OpenAIError, 400, 401, 403, 404, 409, 413, 429, 503),
+    responses=error_responses(400, 401, 403, 404, 409, 413, 429, 503, shape="openai"),
 )
 async def embeddings(
     request: Request, caller: Predictor, service: PredictionServiceDep, settings: SettingsDep

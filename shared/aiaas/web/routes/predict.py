@@ -11,7 +11,8 @@ from aiaas.web.body import openapi_body, parse_as, read_json
 from aiaas.web.deps import Predictor, SettingsDep
 from aiaas.web.errors import shaped_router
 from aiaas.web.responses import FastJSONResponse
-from aiaas.web.schemas.predict import NativeError, PredictResponse, errors
+from aiaas.web.schemas.errors import error_responses
+from aiaas.web.schemas.predict import PredictResponse
 from aiaas.web.serving import PredictionServiceDep, inference_headers
 from aiaas_runtime import PredictParams
 
@@ -49,7 +50,7 @@ class PredictRequest(BaseModel):
     "/{name}/predict",
     openapi_extra=openapi_body(PredictRequest),
     response_model=PredictResponse,
-    responses=errors(NativeError, 400, 401, 403, 404, 409, 413, 429, 503),
+    responses=error_responses(400, 401, 403, 404, 409, 413, 429, 503),
 )
 async def predict(
     name: ModelName,

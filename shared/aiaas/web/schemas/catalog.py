@@ -6,7 +6,6 @@ where there is no value), except an upload's ``tokenizer`` form, present only wh
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
@@ -273,50 +272,3 @@ class Ready(Public):
     """Readiness."""
 
     ready: bool
-
-
-class ErrorDetail(Public):
-    """What went wrong; ``param`` names the field at fault, when there is one."""
-
-    code: str = Field(examples=["not_found"])
-    message: str
-    param: str | None
-
-
-class Error(Public):
-    """The error body of the native routes."""
-
-    error: ErrorDetail
-
-
-class OipError(Public):
-    """The error body of the Open Inference Protocol routes."""
-
-    error: str
-
-
-STATUSES = {
-    400: "Invalid request; the message (and `param`) names the field",
-    401: "No credential",
-    403: "The credential lacks the scope",
-    404: "No such model or version (visible to the caller)",
-    409: "Conflict with the model's current state",
-    413: "The request body is over the size limit",
-}
-
-
-def error_responses(
-    *statuses: int, notes: Mapping[int, str] | None = None, oip: bool = False
-) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for the error statuses a route sends, and the rest as ``default``.
-
-    The ``default`` entry (500, or 503 when AWS fails) also stops FastAPI adding a 422: the
-    API answers validation errors with 400.
-    """
-    body = OipError if oip else Error
-    said = {**STATUSES, **(notes or {})}
-    documented: dict[int | str, dict[str, Any]] = {
-        status: {"model": body, "description": said[status]} for status in statuses
-    }
-    documented["default"] = {"model": body, "description": "Unexpected error (500, 503)"}
-    return documented

@@ -1,46 +1,14 @@
 """Response bodies of the prediction routes, for each function's OpenAPI document.
 
 Routes build their JSON directly (orjson, measured on the hot path) and declare these as
-``response_model`` for documentation only; tests check the bodies conform.
+``response_model`` for documentation only. Error bodies are in ``aiaas.web.schemas.errors``.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
-
-
-class ErrorDetail(BaseModel):
-    """What was wrong."""
-
-    code: str = Field(description="stable machine-readable code (invalid_input, not_found...)")
-    message: str = Field(description="a sentence naming the problem")
-    param: str | None = Field(default=None, description="the request field at fault")
-
-
-class NativeError(BaseModel):
-    """Native routes' error body."""
-
-    error: ErrorDetail
-
-
-class OpenAIErrorDetail(ErrorDetail):
-    """OpenAI's error object."""
-
-    type: str = Field(description="invalid_request_error, authentication_error...")
-
-
-class OpenAIError(BaseModel):
-    """OpenAI-compatible routes' error body."""
-
-    error: OpenAIErrorDetail
-
-
-class OipError(BaseModel):
-    """Open Inference Protocol routes' error body."""
-
-    error: str
+from pydantic import BaseModel
 
 
 class PredictResponse(BaseModel):
@@ -78,18 +46,3 @@ class EmbeddingsResponse(BaseModel):
     data: list[Embedding]
     model: str
     usage: EmbeddingUsage
-
-
-def errors(model: type[BaseModel], *statuses: int) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for the error statuses a route really sends."""
-    words = {
-        400: "invalid input",
-        401: "no valid credential",
-        403: "missing scope",
-        404: "unknown model or version",
-        409: "the version is not READY",
-        413: "body too large",
-        429: "quota exceeded",
-        503: "the model cannot be served right now",
-    }
-    return {status: {"model": model, "description": words[status]} for status in statuses}
