@@ -3,8 +3,8 @@
 A forwarded request names its model with a ``GpuTarget`` (artifact URI and sha256); the
 first request for a target downloads the weights through the shared ``WeightsCache``
 (verified against the sha256), opens a session (fp16 when it passes the gate on a GPU) and
-starts its ``DynamicBatcher``. Concurrent first requests load once; the least recently used
-model is unloaded beyond ``max_models``.
+starts its ``DynamicBatcher``. Loaded versions live in the runtime's `ModelPool`: concurrent
+first requests load once; the least recently used model is unloaded beyond ``max_models``.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -29,6 +27,7 @@ from aiaas.serving.weights_cache import WeightsCache
 from aiaas_runtime.batcher import DynamicBatcher, Feeds
 from aiaas_runtime.errors import BatcherClosedError, QueueFullError
 from aiaas_runtime.manifest import TensorSpec
+from aiaas_runtime.pool import ModelPool, Opened
 
 logger = logging.getLogger(__name__)
 
@@ -154,9 +153,9 @@ class GpuModels:
         self.max_models = max_models
         self.fp16 = fp16 and runtime.gpu
         self.gate = gate or GateConfig()
-        self._loaded: OrderedDict[Key, LoadedModel] = OrderedDict()
-        self._lock = threading.Lock()
-        self._loading: dict[Key, threading.Lock] = {}
+        self._pool: ModelPool[LoadedModel] = ModelPool(
+            max_items=max_models, max_bytes=1 << 62, on_evict=_unload
+        )
 
     async def load(self, target: GpuTarget) -> LoadedModel:
         """``get`` for the event loop: a loaded model at once, a load in a worker thread.
@@ -181,14 +180,13 @@ class GpuModels:
 
     def cached(self, target: GpuTarget) -> LoadedModel | None:
         """The loaded model for ``target``, when it is loaded (cheap: no I/O)."""
-        with self._lock:
-            loaded = self._loaded.get(_key(target))
-            if loaded is not None:
-                self._loaded.move_to_end(_key(target))
-            return loaded
+        return self._pool.cached(_key(target))
 
     def get(self, target: GpuTarget) -> LoadedModel:
         """The loaded model for ``target``, loading it first (blocking: call from a thread).
+
+        Concurrent first requests for one version load it once; beyond ``max_models`` the
+        least recently used version is unloaded (its queue still runs, then it stops).
 
         Raises:
             InvalidInput: The artifact is outside the weights bucket.
@@ -196,34 +194,15 @@ class GpuModels:
             Unavailable: Its bytes do not match the sha256, or the model cannot be loaded.
         """
         self.check(target)
-        key = _key(target)
-        if (loaded := self.cached(target)) is not None:
-            return loaded
-        with self._lock:
-            loading = self._loading.setdefault(key, threading.Lock())
-        with loading:  # concurrent first requests for one version load it once
-            if (loaded := self.cached(target)) is not None:
-                return loaded
-            loaded = self._load(target)
-            with self._lock:
-                self._loaded[key] = loaded
-                evicted = self._evict(keep=key)
-        for old in evicted:
-            logger.info("unloading %s version %s", old.target.model, old.target.version)
-            old.batcher.close(drain=True, timeout=0)  # its queue still runs, then it stops
-        return loaded
+        return self._pool.get(_key(target), lambda: Opened(self._load(target), 0))
 
     def stats(self) -> list[dict[str, Any]]:
         """Every loaded model, most recently used last."""
-        with self._lock:
-            loaded = list(self._loaded.values())
-        return [model.describe() for model in loaded]
+        return [model.describe() for model in self._pool.values()]
 
     def close(self) -> None:
         """Stop every batcher (waiting requests fail)."""
-        with self._lock:
-            loaded, self._loaded = list(self._loaded.values()), OrderedDict()
-        for model in loaded:
+        for model in self._pool.clear():
             model.batcher.close()
 
     def _load(self, target: GpuTarget) -> LoadedModel:
@@ -269,14 +248,10 @@ class GpuModels:
             raise
         return path.read_bytes()
 
-    def _evict(self, keep: Key) -> list[LoadedModel]:
-        evicted = []
-        for key in list(self._loaded):
-            if len(self._loaded) <= self.max_models:
-                break
-            if key != keep:
-                evicted.append(self._loaded.pop(key))
-        return evicted
+
+def _unload(old: LoadedModel) -> None:
+    logger.info("unloading %s version %s", old.target.model, old.target.version)
+    old.batcher.close(drain=True, timeout=0)  # its queue still runs, then it stops
 
 
 def _key(target: GpuTarget) -> Key:
