@@ -1,6 +1,9 @@
 """Copy the CPU-served artifacts of each built model into the models layer.
 
-Usage: python tools/stage_models.py BUILD_MODELS_DIR LAYER_MODELS_DIR
+Usage: python tools/stage_models.py BUILD_MODELS_DIR LAYER_MODELS_DIR [TEMPLATE]
+
+Only the models the template's ``LayerModels`` parameter names (its default) are staged; the
+others are built-ins served from the weights bucket (``make seed``).
 
 Per model: manifest.json, the int8 model (the pre-optimized one when the build made it) and
 the tokenizer. The fp32 file stays out: it does not fit beside the runtime in 250 MB and is
@@ -28,9 +31,19 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def stage(source: Path, target: Path) -> list[str]:
-    """Copy every model under ``source`` to ``target``; return the files copied."""
+def layer_models(template: Path) -> set[str] | None:
+    """The ``LayerModels`` default of the template (None: every model)."""
+    from aiaas_dev.cfn import load_yaml  # noqa: PLC0415 - the dev venv's CloudFormation reader
+
+    default = load_yaml(template)["Parameters"]["LayerModels"]["Default"]
+    return {name.strip() for name in str(default).split(",") if name.strip()} or None
+
+
+def stage(source: Path, target: Path, only: set[str] | None = None) -> list[str]:
+    """Copy the models under ``source`` (those in ``only``) to ``target``; the files copied."""
     manifests = sorted(source.glob("*/manifest.json"))
+    if only is not None:
+        manifests = [m for m in manifests if m.parent.name in only]
     if not manifests:
         raise SystemExit(f"no models under {source}: run `make models` first")
     copied = []
@@ -53,5 +66,6 @@ def stage(source: Path, target: Path) -> list[str]:
 
 
 if __name__ == "__main__":
-    for name in stage(Path(sys.argv[1]), Path(sys.argv[2])):
+    carried = layer_models(Path(sys.argv[3])) if len(sys.argv) > 3 else None
+    for name in stage(Path(sys.argv[1]), Path(sys.argv[2]), carried):
         print(f"staged {name}")

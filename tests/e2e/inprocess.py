@@ -22,14 +22,21 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextmanager
-def in_process_stack(models_dir: Path, **options: Any) -> Iterator[LocalStack]:
-    """Start the stack on a free port (``options`` go to `LocalStack`), stop it after."""
+def in_process_stack(
+    models_dir: Path, env: dict[str, str] | None = None, **options: Any
+) -> Iterator[LocalStack]:
+    """Start the stack on a free port (``env`` adds to the functions' environment, ``options``
+    go to `LocalStack`), stop it after."""
     saved = dict(os.environ)
     moto_api_backend.reset()  # moto's state is per process, shared by every server in it
     stack = LocalStack(
         load_template(ROOT / "template.yaml"),
         port=0,
-        env_overrides={"AIAAS_MODELS_DIR": str(models_dir), "AIAAS_LOG_LEVEL": "WARNING"},
+        env_overrides={
+            "AIAAS_MODELS_DIR": str(models_dir),
+            "AIAAS_LOG_LEVEL": "WARNING",
+            **(env or {}),
+        },
         **options,
     )
     try:

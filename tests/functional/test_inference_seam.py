@@ -183,3 +183,37 @@ def test_a_version_that_is_not_ready_is_a_conflict_naming_its_status(
         services.predictions.predict(ALICE, "pending-lr", [[0.0]])
     with pytest.raises(Conflict, match="PENDING_UPLOAD"):
         services.predictions.predict(ALICE, "pending-lr", [[0.0]], version=1)
+
+
+def test_a_built_in_the_layer_does_not_carry_is_served_from_s3(
+    aws: AwsResources, models_dir: Path, tmp_path: Path
+) -> None:
+    # Given a deployment whose models layer carries MiniLM and the digits CNN only
+    from aiaas.registration.seed import not_in_layer, seed_s3_builtins  # noqa: PLC0415
+
+    settings = Settings(
+        models_dir=models_dir,
+        layer_models="all-minilm-l6-v2,digits-cnn",
+        weights_cache_dir=tmp_path / "weights",
+    )
+    services = Services(settings)
+    assert "iris-rf" not in services.layer
+    # When the deploy seeds the other built-ins into the weights bucket (`make seed`)
+    store = DynamoCatalog(aws.client("dynamodb"), aws.models_table)
+    weights = S3Weights(aws.client("s3"), aws.weights_bucket)
+    manifests = not_in_layer(models_dir, ["all-minilm-l6-v2", "digits-cnn"])
+    assert seed_s3_builtins(store, weights, manifests) == ["iris-rf"]
+    assert seed_s3_builtins(store, weights, manifests) == []  # idempotent
+    # Then every tenant gets iris-rf from S3, with the same answers as from the layer
+    rows = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5]]
+    result = services.predictions.predict(BOB, "iris-rf", rows, PredictParams(top_k=2))
+    layer = (
+        Services(Settings(models_dir=models_dir))
+        .layer.get("iris-rf")
+        .predict(rows, PredictParams(top_k=2))
+    )
+    assert result.outputs == layer.results
+    assert [o["label"] for o in result.outputs] == ["setosa", "virginica", "versicolor"]
+    assert any((tmp_path / "weights").iterdir())  # the int8 file came through the cache
+    listed = {m.name for m in services.catalog.visible(ALICE)}
+    assert "iris-rf" in listed

@@ -14,6 +14,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 from aiaas_dev.authorizer import Authorizer
 from aiaas_dev.aws import MotoServer, aws_environment, provision_resources, provisioned_values
@@ -129,6 +130,8 @@ class LocalStack:
             self._provision()
         environment = function_environment(self.template.functions.values(), self.env_overrides)
         os.environ.update(environment)
+        if self.moto is not None:
+            seed_s3_builtins(environment)
         self._start_gpu_app(environment)
         for logical_id, spec in self.template.functions.items():
             self.workers[logical_id] = FunctionWorker(spec)
@@ -230,3 +233,27 @@ class LocalStack:
 
         self.provisioned = provision_resources(self.template, boto3.Session())
         self.template = self.template.with_resource_values(provisioned_values(self.provisioned))
+
+
+def seed_s3_builtins(environment: dict[str, str]) -> list[str]:
+    """What ``make seed`` does after a deploy: built models the layer does not carry
+    (``AIAAS_LAYER_MODELS``) go to the weights bucket as public built-ins."""
+    import boto3  # noqa: PLC0415  # only with moto
+
+    from aiaas.registration.seed import not_in_layer  # noqa: PLC0415
+    from aiaas.registration.seed import seed_s3_builtins as seed  # noqa: PLC0415
+    from aiaas.repositories.models import DynamoCatalog  # noqa: PLC0415
+    from aiaas.repositories.weights import S3Weights  # noqa: PLC0415
+
+    models_dir = Path(environment.get("AIAAS_MODELS_DIR", ""))
+    layer = [n.strip() for n in environment.get("AIAAS_LAYER_MODELS", "").split(",") if n.strip()]
+    table, bucket = environment.get("AIAAS_MODELS_TABLE"), environment.get("AIAAS_WEIGHTS_BUCKET")
+    if not layer or not table or not bucket or not models_dir.is_dir():
+        return []  # every built model is in the layer, or there is no catalog
+    manifests = not_in_layer(models_dir, layer)
+    if not manifests:
+        return []
+    store = DynamoCatalog(boto3.client("dynamodb"), table)
+    seeded = seed(store, S3Weights(boto3.client("s3"), bucket), manifests)
+    logger.info("built-ins served from S3: %s", ", ".join(seeded))
+    return seeded

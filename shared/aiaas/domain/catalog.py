@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aiaas.auth.principal import Principal
@@ -215,30 +215,72 @@ class CatalogService:
         elif model.default_version == number:
             self.store.save_model(model.with_changes(default_version=None))
 
-    def seed_builtins(self, manifests: Iterable[ModelManifest]) -> list[str]:
-        """Make the layer's models public catalog entries, once (idempotent)."""
-        seeded = []
-        for manifest in manifests:
-            model = CatalogModel(
-                tenant=BUILTIN_TENANT,
-                name=manifest.name,
-                task=manifest.task,
-                description=manifest.description,
-                visibility="public",
-                runtime="cpu",
-                created_at=int(self.clock()),
-                default_version=1,
-            )
-            try:
-                self.store.create_model(model)
-            except Conflict:
-                continue
-            self.store.put_version(builtin_version(manifest, model.created_at))
-            seeded.append(manifest.name)
-        return seeded
+    def seed_builtins(
+        self,
+        manifests: Iterable[ModelManifest],
+        stored: Callable[[ModelManifest], StoredWeights] | None = None,
+    ) -> list[str]:
+        """Make built-in models public catalog entries, once (see `seed_builtins`)."""
+        return seed_builtins(self.store, manifests, stored, now=int(self.clock()))
 
 
-def builtin_version(manifest: ModelManifest, created_at: int) -> ModelVersion:
+def seed_builtins(
+    store: CatalogStore,
+    manifests: Iterable[ModelManifest],
+    stored: Callable[[ModelManifest], StoredWeights] | None = None,
+    *,
+    now: int,
+) -> list[str]:
+    """Make built-in models public catalog entries, once (idempotent); the names seeded.
+
+    Args:
+        store: The catalog's store.
+        manifests: Their build manifests.
+        stored: Where each one's weights are (``aiaas.registration.seed`` uploads them to S3
+            first); default: the models layer.
+        now: Creation time (epoch seconds).
+    """
+    seeded = []
+    for manifest in manifests:
+        model = CatalogModel(
+            tenant=BUILTIN_TENANT,
+            name=manifest.name,
+            task=manifest.task,
+            description=manifest.description,
+            visibility="public",
+            runtime="cpu",
+            created_at=now,
+            default_version=1,
+        )
+        try:
+            store.create_model(model)
+        except Conflict:
+            continue
+        weights = stored(manifest) if stored is not None else in_layer(manifest)
+        store.put_version(builtin_version(manifest, now, weights))
+        seeded.append(manifest.name)
+    return seeded
+
+
+@dataclass(frozen=True, slots=True)
+class StoredWeights:
+    """Where a built-in's files are: artifact URIs and sha256 by role, and (for S3) the build
+    manifest the loader reads the model's task settings from."""
+
+    artifacts: dict[str, str]
+    digests: dict[str, str]
+    manifest: dict[str, Any]
+
+
+def in_layer(manifest: ModelManifest) -> StoredWeights:
+    """A built-in the models layer carries: its int8 file there."""
+    int8 = manifest.artifacts["int8"]
+    return StoredWeights({"int8": f"layer:{manifest.name}/{int8.file}"}, {"int8": int8.sha256}, {})
+
+
+def builtin_version(
+    manifest: ModelManifest, created_at: int, stored: StoredWeights
+) -> ModelVersion:
     """Version 1 of a built-in model, READY, described by its manifest."""
     return ModelVersion(
         tenant=BUILTIN_TENANT,
@@ -251,5 +293,7 @@ def builtin_version(manifest: ModelManifest, created_at: int) -> ModelVersion:
         quality=manifest.quality,
         sha256=manifest.artifacts["int8"].sha256,
         size=manifest.artifacts["int8"].size,
-        artifacts={"int8": f"layer:{manifest.name}/{manifest.artifacts['int8'].file}"},
+        artifacts=stored.artifacts,
+        digests=stored.digests,
+        manifest=stored.manifest,
     )
