@@ -17,6 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 @contextmanager
 def local_aws() -> Iterator[dict[str, str]]:
     """Start moto, create the resources; yield the environment a function needs."""
+    from moto.moto_api._internal.models import moto_api_backend  # noqa: PLC0415
+
+    moto_api_backend.reset()  # moto's state is per process, shared by every server in it
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -37,6 +40,8 @@ def local_aws() -> Iterator[dict[str, str]]:
             "AIAAS_ACCOUNTS_TABLE": res.accounts_table,
             "AIAAS_USAGE_TABLE": res.usage_table,
             "AIAAS_JWT_SECRET_ARN": res.jwt_secret_arn,
+            "AIAAS_MODELS_TABLE": res.models_table,
+            "AIAAS_WEIGHTS_BUCKET": res.weights_bucket,
         }
     finally:
         server.stop()

@@ -17,6 +17,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +85,8 @@ def latency(models: Path, sentences: list[str]) -> dict[str, Any]:
     """Median ms per request for fp32, int8 and the handler path at batch 1 and 32."""
     sys.path.insert(0, str(ROOT / "functions" / "predict"))
     for name, value in {"AIAAS_USAGE_TABLE": "UsageTable", "AIAAS_MODELS_TABLE": "ModelsTable",
-                        "AIAAS_WEIGHTS_BUCKET": "weights"}.items():  # fmt: skip
+                        "AIAAS_WEIGHTS_BUCKET": "weights",
+                        "AWS_DEFAULT_REGION": "us-east-1"}.items():  # fmt: skip
         os.environ.setdefault(name, value)  # built-ins read no table; metering is replaced
     import app  # type: ignore[import-not-found]  # noqa: PLC0415
 
@@ -203,6 +205,70 @@ def _cold_start(sam_build: Path | None, runs: int, env: dict[str, str]) -> dict[
     return out
 
 
+class CountingClient:
+    """A DynamoDB client that counts the reads made through it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.reads = 0
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("get_item", "query", "scan", "batch_get_item", "transact_get_items"):
+            self.reads += 1
+        return getattr(self.inner, name)
+
+
+def registered(models: Path, requests: int = 50) -> dict[str, Any]:
+    """A registered scikit-learn classifier on moto: DynamoDB reads of its cold and warm
+    requests, and its warm request through the prediction service against its bare session."""
+    import boto3  # noqa: PLC0415
+    import onnxruntime as ort  # noqa: PLC0415
+
+    from aiaas.auth.principal import Principal  # noqa: PLC0415
+    from aiaas.auth.scopes import ALL_SCOPES  # noqa: PLC0415
+    from aiaas.domain.usage import UsageService  # noqa: PLC0415
+    from aiaas.registration.register import registrar_from  # noqa: PLC0415
+    from aiaas.services import Services  # noqa: PLC0415
+    from aiaas.settings import Settings  # noqa: PLC0415
+    from tests.unit.catalog_models import logistic_regression_default_opset  # noqa: PLC0415
+
+    caller = Principal("t-bench", "u-bench", "key", "k-bench", ALL_SCOPES)
+    with local_aws() as env, tempfile.TemporaryDirectory() as cache:
+        os.environ.update(env)
+        settings = Settings(models_dir=models, weights_cache_dir=Path(cache))
+        services = Services(settings)
+        services.catalog.create(caller, name="bench-lr", task="tabular-classification",
+                                description="", visibility="private", runtime="cpu",
+                                labels=["a", "b", "c"])  # fmt: skip
+        version, _ = services.catalog.new_version(caller, "bench-lr")
+        data = logistic_regression_default_opset().SerializeToString()
+        bucket = str(settings.weights_bucket)
+        boto3.client("s3").put_object(Bucket=bucket, Key=version.upload_key, Body=data)
+        store, weights = services.catalog.store, services.catalog.weights
+        registrar_from(settings, store, weights).register(version.upload_key)  # type: ignore[arg-type]
+        counting = CountingClient(services.client("dynamodb").client)
+        store.client = counting  # type: ignore[attr-defined]
+        services.predictions.meter = UsageService(MemoryUsage(), 10**9)
+        rows = [[13.2, 1.8, 2.1, 15.0, 110, 2.8, 3.0, 0.3, 2.3, 5.6, 1.0, 3.2, 1065.0]]
+        services.predictions.predict(caller, "bench-lr", rows)
+        cold = counting.reads
+        for _ in range(requests):
+            services.predictions.predict(caller, "bench-lr", rows)
+        session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+        feed = {"X": np.asarray(rows, dtype=np.float32)}
+        runtime_ms, service_ms = paired_median_ms(
+            lambda: session.run(None, feed),
+            lambda: services.predictions.predict(caller, "bench-lr", rows),
+        )
+    return {
+        "dynamodb_reads_cold_request": cold,
+        "dynamodb_reads_per_warm_request": (counting.reads - cold) / requests,
+        "warm_requests": requests,
+        "service_ms": service_ms,
+        "bare_fp32_session_ms": runtime_ms,
+    }
+
+
 def predict_all(model: Model, items: list[Any]) -> list[dict[str, Any]]:
     """Predict any number of items, one request per 32 (as a client would send them)."""
     return [r for i in range(0, len(items), 32) for r in model.predict(items[i : i + 32]).results]
@@ -252,6 +318,7 @@ def main() -> None:
             args.sam_build if args.sam_build and args.sam_build.exists() else None
         ),
         "quality": quality(args.models, sentences),
+        "registered": registered(args.models),
     }
     torch_file = args.out / "torch.json"
     if torch_file.exists():
