@@ -1,6 +1,6 @@
 """Defaults and bounds shared by `aiaas.settings` and the authorizer.
 
-The authorizer reads its few ``AIAAS_*`` variables itself (pydantic-settings costs ~200 ms
+The authorizer reads its few ``AIAAS_*`` variables itself (pydantic costs ~150 ms
 of cold start); both take their defaults and bounds from here, so they cannot drift apart.
 """
 

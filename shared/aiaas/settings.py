@@ -1,19 +1,24 @@
-"""One settings class, read from ``AIAAS_*`` environment variables, checked at cold start."""
+"""One settings class, read from ``AIAAS_*`` environment variables, checked at cold start.
+
+A plain pydantic model fills what the caller does not pass from the environment
+(``AIAAS_<FIELD>``), so ``Settings()`` reads the environment and ``Settings(models_dir=...)``
+overrides it: pydantic-settings did the same and cost ~100 ms of every cold start to import.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aiaas import defaults
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
-class Settings(BaseSettings):
+class Settings(BaseModel):
     """Configuration of every function.
 
     Attributes:
@@ -73,7 +78,18 @@ class Settings(BaseSettings):
             per input shape on first use: worth it for long-running endpoints).
     """
 
-    model_config = SettingsConfigDict(env_prefix="AIAAS_", frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _environment(cls, data: Any) -> Any:
+        """Fields not passed come from ``AIAAS_<FIELD>`` (values given win)."""
+        given = dict(data) if isinstance(data, dict) else {}
+        for name in cls.model_fields:
+            value = os.environ.get(f"AIAAS_{name.upper()}")
+            if name not in given and value is not None:
+                given[name] = value
+        return given
 
     models_dir: Path = Path("/opt/models")
     log_level: LogLevel = defaults.LOG_LEVEL  # type: ignore[assignment]

@@ -28,7 +28,6 @@ LAYERS = {
         "fastapi",
         "starlette",
         "pydantic",
-        "pydantic_settings",
         "mangum",
         "orjson",
         "argon2",

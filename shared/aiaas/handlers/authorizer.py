@@ -1,7 +1,7 @@
 """The API Gateway (HTTP API, payload 2.0, simple responses) authorizer handler.
 
 Its cold start precedes every first request, so it imports neither FastAPI, pydantic
-(pydantic-settings alone costs ~200 ms to import) nor boto3 (~350 ms with a client): it reads
+(pydantic alone costs ~150 ms to import) nor boto3 (~350 ms with a client): it reads
 its four settings straight from the same ``AIAAS_*`` variables ``aiaas.settings`` documents,
 with the defaults and bounds of ``aiaas.defaults``, and talks to DynamoDB and Secrets Manager
 through ``aiaas.aws.lite``.

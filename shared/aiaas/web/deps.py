@@ -1,7 +1,9 @@
 """Named dependencies (``Annotated[..., Depends()]``), read from the app's services object.
 
-Predict-side dependencies (they need the inference runtime, which AuthFunction does not ship)
-are in ``aiaas.web.serving``; the jobs router declares its own.
+Kept light, since every function imports it: predict-side dependencies (the inference
+runtime, which AuthFunction does not ship) are in ``aiaas.web.serving``, the account ones
+(PyJWT and cryptography, ~80 ms of imports) in ``aiaas.web.accounts``; the jobs router
+declares its own.
 
 Each function's app is built by ``create_*_app(services)``, which stores the `Services` it
 was given on ``app.state``; these dependencies hand its members to the routes. Tests build
@@ -20,9 +22,7 @@ from fastapi import Depends, Request
 
 from aiaas.auth.principal import Principal
 from aiaas.auth.scopes import Scope
-from aiaas.domain.accounts import AccountService
 from aiaas.domain.catalog import CatalogService
-from aiaas.domain.keys import KeyService
 from aiaas.domain.usage import UsageService
 from aiaas.services import Services
 from aiaas.settings import Settings
@@ -37,16 +37,6 @@ def services_of(request: Request) -> Services:
 async def settings_dependency(request: Request) -> Settings:
     """The function's settings."""
     return services_of(request).settings
-
-
-async def get_account_service(request: Request) -> AccountService:
-    """Signup and login on the accounts table."""
-    return services_of(request).accounts
-
-
-async def get_key_service(request: Request) -> KeyService:
-    """Key management on the accounts table."""
-    return services_of(request).keys
 
 
 async def get_usage_service(request: Request) -> UsageService:
@@ -81,8 +71,6 @@ SettingsDep = Annotated[Settings, Depends(settings_dependency)]
 CatalogDep = Annotated[CatalogService, Depends(get_catalog_service)]
 ModelReader = Annotated[Principal, Depends(require(Scope.MODELS_READ))]
 ModelWriter = Annotated[Principal, Depends(require(Scope.MODELS_WRITE))]
-AccountServiceDep = Annotated[AccountService, Depends(get_account_service)]
-KeyServiceDep = Annotated[KeyService, Depends(get_key_service)]
 UsageServiceDep = Annotated[UsageService, Depends(get_usage_service)]
 Predictor = Annotated[Principal, Depends(require(Scope.PREDICT))]
 KeyManager = Annotated[Principal, Depends(require(Scope.KEYS_MANAGE))]

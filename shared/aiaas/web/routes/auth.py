@@ -8,8 +8,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from aiaas.auth.passwords import MAX_LENGTH, MIN_LENGTH
+from aiaas.web.accounts import AccountServiceDep
 from aiaas.web.body import openapi_body, parse_as, read_json
-from aiaas.web.deps import AccountServiceDep, SettingsDep
+from aiaas.web.deps import SettingsDep
 from aiaas.web.responses import FastJSONResponse
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])

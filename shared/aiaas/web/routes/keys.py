@@ -8,8 +8,9 @@ from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiaas.auth.scopes import Scope
+from aiaas.web.accounts import KeyServiceDep
 from aiaas.web.body import openapi_body, parse_as, read_json
-from aiaas.web.deps import KeyManager, KeyServiceDep, SettingsDep
+from aiaas.web.deps import KeyManager, SettingsDep
 from aiaas.web.responses import FastJSONResponse
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
