@@ -11,10 +11,16 @@ from __future__ import annotations
 import logging
 
 from fastapi import APIRouter, FastAPI
+from fastapi.telemetry import TelemetryConfig
 
 from aiaas.services import Services
 from aiaas.web.errors import install_error_handlers
 from aiaas.web.responses import FastJSONResponse
+
+
+# FastAPI's native OpenTelemetry looks for providers on every request; the functions trace
+# with X-Ray (the template's ``Tracing: Active``) instead.
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
 def configure_logging(level: str) -> None:
@@ -62,7 +68,12 @@ def create_jobs_app(services: Services) -> FastAPI:
 
 def _app(services: Services, title: str, *routers: APIRouter) -> FastAPI:
     configure_logging(services.settings.log_level)
-    app = FastAPI(title=title, version="0.1.0", default_response_class=FastJSONResponse)
+    app = FastAPI(
+        title=title,
+        version="0.1.0",
+        default_response_class=FastJSONResponse,
+        telemetry=NO_TELEMETRY,
+    )
     app.state.services = services
     install_error_handlers(app)
     for router in routers:

@@ -2,21 +2,40 @@
 
 Apart from ``aiaas.web.deps``: the prediction service imports the inference runtime, which
 only the functions with InferenceLayer ship.
+
+The prediction routes take one dependency, `PredictCallDep` (the caller with the ``predict``
+scope checked, the prediction service and the body limit), rather than three: FastAPI
+solves each dependency per request (~15 µs each, measured in bench/), on the hot path.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
+from aiaas.auth.principal import Principal
+from aiaas.auth.scopes import Scope
 from aiaas.serving.predictions import InferResult, PredictionResult, PredictionService
-from aiaas.web.deps import services_of
+from aiaas.web.deps import principal_of, services_of
 
 
-async def get_prediction_service(request: Request) -> PredictionService:
-    """Predictions over every model, metered."""
-    return services_of(request).predictions
+@dataclass(frozen=True, slots=True)
+class PredictCall:
+    """What a prediction route needs: who calls, the service, the body limit."""
+
+    caller: Principal
+    service: PredictionService
+    max_body_bytes: int
+
+
+async def predict_call(request: Request) -> PredictCall:
+    """The caller (403 without the ``predict`` scope) and the function's prediction service."""
+    caller = principal_of(request)
+    caller.require(Scope.PREDICT)
+    services = services_of(request)
+    return PredictCall(caller, services.predictions, services.settings.max_body_bytes)
 
 
 def inference_headers(result: PredictionResult | InferResult) -> dict[str, str]:
@@ -28,4 +47,4 @@ def inference_headers(result: PredictionResult | InferResult) -> dict[str, str]:
     }
 
 
-PredictionServiceDep = Annotated[PredictionService, Depends(get_prediction_service)]
+PredictCallDep = Annotated[PredictCall, Depends(predict_call)]

@@ -12,16 +12,12 @@ from typing import Annotated
 
 from fastapi import Path, Request, Response
 
-from aiaas.auth.principal import Principal
 from aiaas.errors import InvalidInput, PayloadTooLarge
 from aiaas.protocols import HEADER_LENGTH, InferRequest, decode_request, encode_response
-from aiaas.serving.predictions import PredictionService
 from aiaas.serving.resolver import ServedModel
-from aiaas.settings import Settings
-from aiaas.web.deps import Predictor, SettingsDep
 from aiaas.web.errors import shaped_router
 from aiaas.web.schemas.errors import error_responses
-from aiaas.web.serving import PredictionServiceDep, inference_headers
+from aiaas.web.serving import PredictCall, PredictCallDep, inference_headers
 
 router = shaped_router("oip", prefix="/v2/models", tags=["open inference protocol"])
 OIP_ERRORS = error_responses(400, 401, 403, 404, 409, 413, 429, 503, shape="oip")
@@ -52,39 +48,24 @@ def _header_length(request: Request) -> int | None:
     return int(value)
 
 
-async def _infer(
-    name: str,
-    version: int | None,
-    request: Request,
-    *,
-    caller: Principal,
-    service: PredictionService,
-    settings: Settings,
-) -> Response:
-    body = await _body(request, settings.max_body_bytes)
+async def _infer(name: str, version: int | None, request: Request, call: PredictCall) -> Response:
+    body = await _body(request, call.max_body_bytes)
     header_length = _header_length(request)
 
     def decode(served: ServedModel) -> InferRequest:
         inputs = {spec.name: spec for spec in served.model.serving_inputs}
         return decode_request(body, header_length, inputs, [o.name for o in served.model.outputs])
 
-    result = service.infer(caller, name, version, decode)
+    result = call.service.infer(call.caller, name, version, decode)
     content, headers = encode_response(name, result.served.version, result.outputs, result.request)
     headers |= inference_headers(result)
     return Response(content=content, headers=headers, media_type=headers.pop("Content-Type"))
 
 
 @router.post("/{name}/infer", responses=OIP_ERRORS)
-async def infer(
-    name: Name,
-    request: Request,
-    *,
-    caller: Predictor,
-    service: PredictionServiceDep,
-    settings: SettingsDep,
-) -> Response:
+async def infer(name: Name, request: Request, call: PredictCallDep) -> Response:
     """Run the model's default version on JSON or binary tensors."""
-    return await _infer(name, None, request, caller=caller, service=service, settings=settings)
+    return await _infer(name, None, request, call)
 
 
 @router.post("/{name}/versions/{version}/infer", responses=OIP_ERRORS)
@@ -92,12 +73,7 @@ async def infer_version(
     name: Name,
     version: Annotated[str, Path(pattern=r"^[0-9]{1,9}$")],
     request: Request,
-    *,
-    caller: Predictor,
-    service: PredictionServiceDep,
-    settings: SettingsDep,
+    call: PredictCallDep,
 ) -> Response:
     """Run one version of the model."""
-    return await _infer(
-        name, int(version), request, caller=caller, service=service, settings=settings
-    )
+    return await _infer(name, int(version), request, call)

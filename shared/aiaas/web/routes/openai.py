@@ -10,12 +10,11 @@ from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiaas.web.body import openapi_body, parse_as, read_json
-from aiaas.web.deps import Predictor, SettingsDep
 from aiaas.web.errors import shaped_router
 from aiaas.web.responses import FastJSONResponse
 from aiaas.web.schemas.errors import error_responses
 from aiaas.web.schemas.predict import EmbeddingsResponse
-from aiaas.web.serving import PredictionServiceDep, inference_headers
+from aiaas.web.serving import PredictCallDep, inference_headers
 
 router = shaped_router("openai", prefix="/v1", tags=["openai"])
 
@@ -49,12 +48,10 @@ def _inputs(value: str | list[str] | list[int] | list[list[int]]) -> list[str | 
     response_model=EmbeddingsResponse,
     responses=error_responses(400, 401, 403, 404, 409, 413, 429, 503, shape="openai"),
 )
-async def embeddings(
-    request: Request, caller: Predictor, service: PredictionServiceDep, settings: SettingsDep
-) -> FastJSONResponse:
+async def embeddings(request: Request, call: PredictCallDep) -> FastJSONResponse:
     """Embed texts or token arrays (``encoding_format`` float or little-endian float32 base64)."""
-    body = parse_as(EmbeddingsRequest, await read_json(request, settings.max_body_bytes))
-    result = service.embed(caller, body.model, _inputs(body.input), body.dimensions)
+    body = parse_as(EmbeddingsRequest, await read_json(request, call.max_body_bytes))
+    result = call.service.embed(call.caller, body.model, _inputs(body.input), body.dimensions)
     data = []
     for index, output in enumerate(result.outputs):
         vector = np.asarray(output["embedding"], dtype="<f4")

@@ -8,12 +8,11 @@ from fastapi import Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiaas.web.body import openapi_body, parse_as, read_json
-from aiaas.web.deps import Predictor, SettingsDep
 from aiaas.web.errors import shaped_router
 from aiaas.web.responses import FastJSONResponse
 from aiaas.web.schemas.errors import error_responses
 from aiaas.web.schemas.predict import PredictResponse
-from aiaas.web.serving import PredictionServiceDep, inference_headers
+from aiaas.web.serving import PredictCallDep, inference_headers
 from aiaas_runtime import PredictParams
 
 router = shaped_router("native", prefix="/v1/models", tags=["predict"])
@@ -52,17 +51,10 @@ class PredictRequest(BaseModel):
     response_model=PredictResponse,
     responses=error_responses(400, 401, 403, 404, 409, 413, 429, 503),
 )
-async def predict(
-    name: ModelName,
-    request: Request,
-    *,
-    caller: Predictor,
-    service: PredictionServiceDep,
-    settings: SettingsDep,
-) -> FastJSONResponse:
+async def predict(name: ModelName, request: Request, call: PredictCallDep) -> FastJSONResponse:
     """Run a model on a batch of inputs; one output per input, in order."""
-    body = parse_as(PredictRequest, await read_json(request, settings.max_body_bytes))
+    body = parse_as(PredictRequest, await read_json(request, call.max_body_bytes))
     options = body.parameters
     params = PredictParams(top_k=options.top_k, dimensions=options.dimensions)
-    result = service.predict(caller, name, body.inputs, params, options.version)
+    result = call.service.predict(call.caller, name, body.inputs, params, options.version)
     return FastJSONResponse(result.to_dict(), headers=inference_headers(result))
