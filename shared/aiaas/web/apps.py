@@ -17,7 +17,6 @@ from aiaas.services import Services
 from aiaas.web.errors import install_error_handlers
 from aiaas.web.responses import FastJSONResponse
 
-
 # FastAPI's native OpenTelemetry looks for providers on every request; the functions trace
 # with X-Ray (the template's ``Tracing: Active``) instead.
 NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
