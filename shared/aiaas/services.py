@@ -160,7 +160,7 @@ class Services:
     @cached_property
     def gpu_backend(self) -> GpuBackend | None:
         """Where ``gpu`` models run: the SageMaker endpoint, a local container app, or nowhere."""
-        from aiaas.serving.gpu_client import backend_from  # noqa: PLC0415
+        from aiaas.serving.gpu import backend_from  # noqa: PLC0415
 
         return backend_from(self.settings)
 

@@ -13,6 +13,8 @@ from typing import Any, Protocol
 
 import numpy.typing as npt
 
+from aiaas.settings import Settings
+
 
 @dataclass(frozen=True, slots=True)
 class GpuTarget:
@@ -58,3 +60,30 @@ class GpuRunner:
     def run(self, feeds: dict[str, npt.NDArray[Any]]) -> dict[str, npt.NDArray[Any]]:
         """One forwarded run; every output of the graph comes back."""
         return self.backend.infer(self.target, feeds)
+
+
+def backend_from(settings: Settings) -> GpuBackend | None:
+    """The backend the settings name: the SageMaker endpoint (``gpu_endpoint``), a container
+    app over HTTP (``gpu_url``, the local stack), or none.
+
+    The client module (urllib, ~30 ms of imports) loads only when a backend is configured.
+    """
+    if settings.gpu_endpoint:
+        import boto3  # noqa: PLC0415 - only with an endpoint
+        from botocore.config import Config  # noqa: PLC0415
+
+        from aiaas.serving.gpu_client import SageMakerGpuBackend  # noqa: PLC0415
+
+        # The HTTP API gives up after 30 s: one retry at most, reads bounded by the setting.
+        config = Config(
+            connect_timeout=3,
+            read_timeout=settings.gpu_timeout_s,
+            retries={"mode": "standard", "max_attempts": 2},
+        )
+        client = boto3.client("sagemaker-runtime", config=config)
+        return SageMakerGpuBackend(client, settings.gpu_endpoint)
+    if settings.gpu_url:
+        from aiaas.serving.gpu_client import HttpGpuBackend  # noqa: PLC0415
+
+        return HttpGpuBackend(settings.gpu_url, settings.gpu_timeout_s)
+    return None

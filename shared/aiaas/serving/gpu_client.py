@@ -35,8 +35,7 @@ from aiaas.protocols import (
     header_length_of,
 )
 from aiaas.protocols.oip_binary import Array
-from aiaas.serving.gpu import GpuBackend, GpuTarget
-from aiaas.settings import Settings
+from aiaas.serving.gpu import GpuTarget
 
 logger = logging.getLogger(__name__)
 
@@ -217,23 +216,3 @@ class HttpGpuBackend:
         except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
             raise Unavailable(f"GPU backend unreachable at {self.url}: {exc}") from exc
         return decode_invocation(payload, answered_type)
-
-
-def backend_from(settings: Settings) -> GpuBackend | None:
-    """The backend the settings name: the SageMaker endpoint (``gpu_endpoint``), a container
-    app over HTTP (``gpu_url``, the local stack), or none."""
-    if settings.gpu_endpoint:
-        import boto3  # noqa: PLC0415 - only with an endpoint
-        from botocore.config import Config  # noqa: PLC0415
-
-        # The HTTP API gives up after 30 s: one retry at most, reads bounded by the setting.
-        config = Config(
-            connect_timeout=3,
-            read_timeout=settings.gpu_timeout_s,
-            retries={"mode": "standard", "max_attempts": 2},
-        )
-        client = boto3.client("sagemaker-runtime", config=config)
-        return SageMakerGpuBackend(client, settings.gpu_endpoint)
-    if settings.gpu_url:
-        return HttpGpuBackend(settings.gpu_url, settings.gpu_timeout_s)
-    return None
