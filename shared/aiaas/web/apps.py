@@ -14,6 +14,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.telemetry import TelemetryConfig
 
 from aiaas.services import Services
+from aiaas.web.docs import install_docs
 from aiaas.web.errors import install_error_handlers
 from aiaas.web.responses import FastJSONResponse
 
@@ -75,6 +76,7 @@ def _app(services: Services, title: str, *routers: APIRouter) -> FastAPI:
     )
     app.state.services = services
     install_error_handlers(app)
+    install_docs(app, routers)
     for router in routers:
         app.include_router(router)
     return app

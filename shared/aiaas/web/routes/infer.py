@@ -15,6 +15,7 @@ from fastapi import Path, Request, Response
 from aiaas.errors import InvalidInput, PayloadTooLarge
 from aiaas.protocols import HEADER_LENGTH, InferRequest, decode_request, encode_response
 from aiaas.serving.resolver import ServedModel
+from aiaas.web.docs import documented
 from aiaas.web.errors import shaped_router
 from aiaas.web.schemas.errors import error_responses
 from aiaas.web.serving import PredictCall, PredictCallDep, inference_headers
@@ -62,13 +63,15 @@ async def _infer(name: str, version: int | None, request: Request, call: Predict
     return Response(content=content, headers=headers, media_type=headers.pop("Content-Type"))
 
 
-@router.post("/{name}/infer", responses=OIP_ERRORS)
+@router.post("/{name}/infer")
+@documented(None, OIP_ERRORS)
 async def infer(name: Name, request: Request, call: PredictCallDep) -> Response:
     """Run the model's default version on JSON or binary tensors."""
     return await _infer(name, None, request, call)
 
 
-@router.post("/{name}/versions/{version}/infer", responses=OIP_ERRORS)
+@router.post("/{name}/versions/{version}/infer")
+@documented(None, OIP_ERRORS)
 async def infer_version(
     name: Name,
     version: Annotated[str, Path(pattern=r"^[0-9]{1,9}$")],

@@ -10,6 +10,7 @@ from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiaas.web.body import openapi_body, parse_as, read_json
+from aiaas.web.docs import documented
 from aiaas.web.errors import shaped_router
 from aiaas.web.responses import FastJSONResponse
 from aiaas.web.schemas.errors import error_responses
@@ -42,11 +43,10 @@ def _inputs(value: str | list[str] | list[int] | list[list[int]]) -> list[str | 
     return list(value)  # type: ignore[arg-type]
 
 
-@router.post(
-    "/embeddings",
-    openapi_extra=openapi_body(EmbeddingsRequest),
-    response_model=EmbeddingsResponse,
-    responses=error_responses(400, 401, 403, 404, 409, 413, 429, 503, shape="openai"),
+@router.post("/embeddings", openapi_extra=openapi_body(EmbeddingsRequest))
+@documented(
+    EmbeddingsResponse,
+    error_responses(400, 401, 403, 404, 409, 413, 429, 503, shape="openai"),
 )
 async def embeddings(request: Request, call: PredictCallDep) -> FastJSONResponse:
     """Embed texts or token arrays (``encoding_format`` float or little-endian float32 base64)."""

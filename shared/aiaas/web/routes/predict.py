@@ -8,6 +8,7 @@ from fastapi import Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiaas.web.body import openapi_body, parse_as, read_json
+from aiaas.web.docs import documented
 from aiaas.web.errors import shaped_router
 from aiaas.web.responses import FastJSONResponse
 from aiaas.web.schemas.errors import error_responses
@@ -45,12 +46,8 @@ class PredictRequest(BaseModel):
     parameters: PredictParameters = Field(default_factory=PredictParameters)
 
 
-@router.post(
-    "/{name}/predict",
-    openapi_extra=openapi_body(PredictRequest),
-    response_model=PredictResponse,
-    responses=error_responses(400, 401, 403, 404, 409, 413, 429, 503),
-)
+@router.post("/{name}/predict", openapi_extra=openapi_body(PredictRequest))
+@documented(PredictResponse, error_responses(400, 401, 403, 404, 409, 413, 429, 503))
 async def predict(name: ModelName, request: Request, call: PredictCallDep) -> FastJSONResponse:
     """Run a model on a batch of inputs; one output per input, in order."""
     body = parse_as(PredictRequest, await read_json(request, call.max_body_bytes))
