@@ -60,7 +60,9 @@ def checks(r: dict[str, Any]) -> dict[str, float | None]:
 def print_table(r: dict[str, Any]) -> None:
     """Latency side by side, cold start, quality, then each target with pass/fail."""
     torch = r.get("torch", {})
-    print(f"\nall-minilm-l6-v2, {r['machine']['cpus']} CPUs, median ms per request")
+    m = r["machine"]
+    cpu = f"{m.get('cpu', '?')}, family {m.get('cpu_family', '?')} model {m.get('cpu_model', '?')}"
+    print(f"\nall-minilm-l6-v2, {m['cpus']} CPUs of {cpu}, median ms per request")
     print(f"{'case':>12} {'tokens':>6} {'PyTorch fp32':>13} {'ORT fp32':>9} {'int8':>8} "
           f"{'handler':>8}")  # fmt: skip
     for case in ("batch1", "batch32", "batch1_query"):

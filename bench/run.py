@@ -309,6 +309,25 @@ def quality(models: Path, sentences: list[str]) -> dict[str, Any]:
     return out
 
 
+def machine() -> dict[str, Any]:
+    """CPUs, Python, and the processor's family, model and SIMD flags (hosts differ)."""
+    info: dict[str, Any] = {"cpus": len(os.sched_getaffinity(0)), "python": sys.version.split()[0]}
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return info
+    fields = dict(line.split(":", 1) for line in lines if ":" in line)
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    flags = set(fields.get("flags", "").split())
+    info |= {
+        "cpu": fields.get("model name", ""),
+        "cpu_family": fields.get("cpu family", ""),
+        "cpu_model": fields.get("model", ""),
+        "simd": sorted(flags & {"avx2", "avx512f", "avx512_vnni", "avx_vnni", "fma"}),
+    }
+    return info
+
+
 def main() -> None:
     """Run everything, write bench/results/inference.json, print the table."""
     parser = argparse.ArgumentParser()
@@ -318,7 +337,7 @@ def main() -> None:
     args = parser.parse_args()
     sentences = json.loads((ROOT / "build" / "testdata" / "sentences.json").read_text())
     results = {
-        "machine": {"cpus": len(os.sched_getaffinity(0)), "python": sys.version.split()[0]},
+        "machine": machine(),
         "latency": latency(args.models, sentences),
         "cold_start": cold_start(
             args.sam_build if args.sam_build and args.sam_build.exists() else None
