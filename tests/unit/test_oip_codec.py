@@ -296,6 +296,17 @@ MALFORMED = [
     case("not json", b"{inputs:", "request body is not valid JSON", param="body"),
     case("not utf-8", b"\xff\xfe\xfa", "request body is not valid JSON", param="body"),
     case("not an object", b"[1, 2]", "request body must be a JSON object", param="body"),
+    case("lone surrogate", b'{"inputs": [{"name": "t", "shape": [1], "datatype": "BYTES", '
+         b'"data": ["\\ud800"]}]}', "no low surrogate", param="body"),
+    case("integer past any float", b'{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32",'
+         b' "data": [1' + b"0" * 400 + b']}]}', "not valid JSON", param="body"),
+    case("NaN literal", b'{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", '
+         b'"data": [NaN]}]}', "not valid JSON", param="body"),
+    case("FP32 overflow", {"inputs": [{"name": "x", "shape": [1], "datatype": "FP32",
+                                       "data": [3.5e38]}]}, "not a finite FP32 number"),
+    case("binary infinity", {"inputs": [{"name": "x", "shape": [2], "datatype": "FP32",
+                                         "parameters": {"binary_data_size": 8}}]},
+         "element 1 is inf", binary=np.array([1.0, np.inf], dtype="<f4").tobytes()),
     case("header past body", b"{}", f"{HEADER_LENGTH} 3 is outside the 2-byte body",
          length=3, param=HEADER_LENGTH),
     case("negative header", b"{}", f"{HEADER_LENGTH} -1 is outside", length=-1,

@@ -179,8 +179,22 @@ class Model:
         return results
 
     def run(self, feeds: Tensors) -> Tensors:
-        """One graph run on ready tensors; returns outputs by name."""
-        return self.runner.run(feeds)
+        """One graph run on ready tensors; returns outputs by name.
+
+        Raises:
+            RunError: The graph refused the inputs, or an output is NaN or infinite (no
+                response carries a non-finite number: JSON has none).
+        """
+        outputs = self.runner.run(feeds)
+        for name, value in outputs.items():
+            array = np.asarray(value)
+            if array.dtype.kind == "f" and not np.isfinite(array).all():
+                raise RunError(
+                    f"output {name!r} of {self.manifest.name} is not finite (NaN or infinity) "
+                    "for these inputs",
+                    param="inputs",
+                )
+        return outputs
 
     def prepare_infer(self, tensors: Tensors) -> Prepared | Tensors:
         """Validate an Open Inference Protocol request: texts (BYTES) are tokenized for text

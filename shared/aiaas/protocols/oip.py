@@ -185,9 +185,9 @@ def encode_response(
 
 def _parse_json(raw: memoryview) -> dict[str, Any]:
     try:
-        doc = orjson.loads(raw)  # strict: no NaN/Infinity literals, 64-bit integers at most
-    except (ValueError, RecursionError):
-        raise InvalidInput("request body is not valid JSON", param="body") from None
+        doc = orjson.loads(raw)  # strict: no NaN/Infinity literals, lone surrogates, 10**400
+    except (ValueError, RecursionError) as exc:
+        raise InvalidInput(f"request body is not valid JSON: {exc}", param="body") from None
     if not isinstance(doc, dict):
         raise InvalidInput("request body must be a JSON object", param="body")
     return doc

@@ -86,6 +86,15 @@ def tensor_from_binary(
         if octets.size and int(octets.max()) > 1:
             raise InvalidInput(f"input {name!r}: BOOL bytes must be 0 or 1", param=param)
         return octets.astype(np.bool_).reshape(shape)
+    if datatype.startswith("FP"):
+        values = np.frombuffer(raw, dtype=dtype)
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            raise InvalidInput(
+                f"input {name!r}: element {int(bad[0])} is {values[bad[0]]}; inputs must be "
+                "finite numbers",
+                param=param,
+            )
     return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
 
 
@@ -161,7 +170,9 @@ def _typed(flat: list[Any], datatype: str, *, name: str, param: str) -> list[Any
                 param=param,
             )
     if kind == "BYTES":
-        return [value.encode("utf-8") for value in flat]
+        return [_utf8(value, index, name=name, param=param) for index, value in enumerate(flat)]
+    if kind == "FP":
+        return _finite(flat, datatype, name=name, param=param)
     if kind != "INT":
         return flat
     info = np.iinfo(numpy_dtype(datatype))
@@ -173,6 +184,32 @@ def _typed(flat: list[Any], datatype: str, *, name: str, param: str) -> list[Any
                 param=param,
             )
     return values
+
+
+def _utf8(value: str, index: int, *, name: str, param: str) -> bytes:
+    try:
+        return value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\\ud800") has no UTF-8 form
+        raise InvalidInput(
+            f"input {name!r}: data[{index}] is not valid Unicode text", param=param
+        ) from None
+
+
+def _finite(flat: list[Any], datatype: str, *, name: str, param: str) -> list[Any]:
+    """Floats that the datatype holds as finite numbers (3.5e38 overflows FP32 to inf)."""
+    limit = float(np.finfo(numpy_dtype(datatype)).max)
+    for index, value in enumerate(flat):
+        try:
+            number = float(value)
+        except OverflowError:  # an integer past any float, like 10**400
+            number = math.inf
+        if not math.isfinite(number) or abs(number) > limit:
+            raise InvalidInput(
+                f"input {name!r}: data[{index}] is not a finite {datatype} number "
+                f"(|x| <= {limit:.4g})",
+                param=param,
+            )
+    return flat
 
 
 def _serialize_bytes(array: Array) -> bytes:

@@ -19,6 +19,7 @@ from aiaas_runtime.tasks.base import Feeds, Outputs, PredictParams, item_param
 
 TOKEN_INPUTS = frozenset({"input_ids", "attention_mask", "token_type_ids"})
 FLOATS = {"FP32": np.float32, "FP64": np.float64, "FP16": np.float16}
+FP32_MAX = float(np.finfo(np.float32).max)
 
 
 class RawProcessor:
@@ -60,9 +61,11 @@ class RawProcessor:
         if (
             not isinstance(item, list)
             or any(isinstance(v, bool) or not isinstance(v, int | float) for v in item)
-            or not all(math.isfinite(v) for v in item)
+            or not all(math.isfinite(v) and abs(v) <= FP32_MAX for v in item)
         ):
-            raise InvalidInputError(f"{param} must be an array of finite numbers", param=param)
+            raise InvalidInputError(
+                f"{param} must be an array of finite numbers (|x| <= 3.4e38)", param=param
+            )
         if self.width != -1 and len(item) != self.width:
             raise InvalidInputError(
                 f"{param} has {len(item)} numbers; the model takes rows of {self.width}",

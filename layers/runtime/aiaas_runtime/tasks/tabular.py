@@ -13,6 +13,8 @@ from aiaas_runtime.manifest import ModelManifest
 from aiaas_runtime.tasks.base import Feeds, Outputs, PredictParams, item_param
 from aiaas_runtime.tasks.classify import ClassScores
 
+FP32_MAX = float(np.finfo(np.float32).max)
+
 
 class TabularProcessor:
     """Validates feature rows against the manifest's feature list."""
@@ -82,7 +84,12 @@ def _number(value: Any, param: str) -> float:
         raise InvalidInputError(
             f"{param} must be a number, got {type(value).__name__}", param=param
         )
-    number = float(value)
-    if not math.isfinite(number):
-        raise InvalidInputError(f"{param} must be finite", param=param)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer past any float
+        number = math.inf
+    if not math.isfinite(number) or abs(number) > FP32_MAX:
+        raise InvalidInputError(
+            f"{param} must be a finite number that float32 holds (|x| <= 3.4e38)", param=param
+        )
     return number
