@@ -90,6 +90,6 @@ def _number(value: Any, param: str) -> float:
         number = math.inf
     if not math.isfinite(number) or abs(number) > FP32_MAX:
         raise InvalidInputError(
-            f"{param} must be a finite number that float32 holds (|x| <= 3.4e38)", param=param
+            f"{param} must be finite, a number float32 holds (|x| <= 3.4e38)", param=param
         )
     return number
