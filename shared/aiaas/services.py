@@ -144,7 +144,8 @@ class Services:
         from aiaas.repositories.accounts import DynamoKeys  # noqa: PLC0415
 
         self.settings.require("accounts_table")
-        return KeyService(DynamoKeys(self.client("dynamodb"), str(self.settings.accounts_table)))
+        store = DynamoKeys(self.client("dynamodb"), str(self.settings.accounts_table))
+        return KeyService(store, default_quota=self.settings.daily_quota)
 
     @cached_property
     def layer(self) -> ModelRegistry:

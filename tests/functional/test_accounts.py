@@ -168,3 +168,28 @@ def test_a_key_with_its_own_quota_uses_it(aws: AwsResources) -> None:
     usage.consume(key, "iris-rf")
     with pytest.raises(QuotaExceeded):
         usage.consume(key, "iris-rf")
+
+
+def test_a_key_can_mint_only_keys_within_its_own_limits(
+    accounts: AccountService, keys: KeyService
+) -> None:
+    # Given a keys:manage key with a quota of 3 a day that expires in a day
+    user = owner(accounts, "minter@example.com")
+    scopes = frozenset({Scope.KEYS_MANAGE, Scope.PREDICT})
+    small, _ = keys.create(user, name="small", scopes=scopes, daily_quota=3, expires_in_days=1)
+    assert small.expires_at is not None
+    as_key = Principal(user.tenant, user.principal_id, "key", small.key_id, scopes,
+                       daily_quota=3, expires_at=small.expires_at)  # fmt: skip
+    # When it tries to mint a bigger or longer-lived key, it is refused
+    with pytest.raises(Forbidden, match="over this key's own"):
+        keys.create(as_key, name="big", scopes=scopes, daily_quota=1_000_000)
+    with pytest.raises(Forbidden, match="outlive"):
+        keys.create(as_key, name="long", scopes=scopes, expires_in_days=30)
+    with pytest.raises(Forbidden, match="lacks"):
+        keys.create(as_key, name="admin", scopes=scopes | {Scope.MODELS_WRITE})
+    # Then a key it may mint inherits its quota and expiry when it names none
+    child, _ = keys.create(as_key, name="child", scopes=frozenset({Scope.PREDICT}))
+    assert child.daily_quota == 3 and child.expires_at == small.expires_at
+    # and the owner's login is not limited
+    big, _ = keys.create(user, name="big", scopes=scopes, daily_quota=1_000_000)
+    assert big.daily_quota == 1_000_000 and big.expires_at is None

@@ -79,6 +79,7 @@ class Authorizer:
             key_id=record.key_id,
             scopes=record.scopes,
             daily_quota=record.daily_quota,
+            expires_at=record.expires_at or 0,
         )
 
     def _lookup(self, key_id: str) -> ApiKey | None:

@@ -23,6 +23,7 @@ class Principal:
         key_id: The API key's id; empty for a JWT.
         scopes: What the credential allows.
         daily_quota: Requests per UTC day for this credential (0: the default).
+        expires_at: When the API key expires (epoch seconds; 0: never, and for a JWT).
     """
 
     tenant: str
@@ -31,6 +32,7 @@ class Principal:
     key_id: str
     scopes: frozenset[Scope]
     daily_quota: int = 0
+    expires_at: int = 0
 
     @property
     def meter_id(self) -> str:
@@ -51,6 +53,7 @@ class Principal:
             "key_id": self.key_id,
             "scopes": format_scopes(set(self.scopes)),
             "daily_quota": self.daily_quota,
+            "expires_at": self.expires_at,
         }
 
     @classmethod
@@ -66,4 +69,5 @@ class Principal:
             key_id=str(context.get("key_id") or ""),
             scopes=parse_scopes(str(context.get("scopes") or "")),
             daily_quota=int(context.get("daily_quota") or 0),
+            expires_at=int(context.get("expires_at") or 0),
         )
