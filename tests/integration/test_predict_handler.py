@@ -93,7 +93,10 @@ BAD_REQUESTS: list[tuple[str, str, bytes, int, str, str | None]] = [
      "parameters.top_k"),
     ("model name not allowed", "Bad%20Name", b'{"inputs": [1]}', 400, "should match pattern",
      "path.name"),
-    ("model name with a path", "..%2Fetc", b'{"inputs": [1]}', 404, "Not Found", None),
+    ("model name with a path", "..%2Fetc", b'{"inputs": [1]}', 400, "encoded slash", "path"),
+    ("encoded slash to another route", "iris-rf%2Fversions", b'{"inputs": [1]}', 400,
+     "encoded slash", "path"),
+    ("encoded NUL", "iris-rf%00", b'{"inputs": [1]}', 400, "control character", "path"),
 ]  # fmt: skip
 
 

@@ -16,6 +16,7 @@ from fastapi.telemetry import TelemetryConfig
 from aiaas.services import Services
 from aiaas.web.docs import install_docs
 from aiaas.web.errors import install_error_handlers
+from aiaas.web.paths import PathGuard
 from aiaas.web.responses import FastJSONResponse
 
 # FastAPI's native OpenTelemetry looks for providers on every request; the functions trace
@@ -77,6 +78,7 @@ def _app(services: Services, title: str, *routers: APIRouter) -> FastAPI:
     app.state.services = services
     install_error_handlers(app)
     install_docs(app, routers)
+    app.add_middleware(PathGuard)
     for router in routers:
         app.include_router(router)
     return app

@@ -12,6 +12,7 @@ from aiaas.web.accounts import KeyServiceDep
 from aiaas.web.body import openapi_body, parse_as, read_json
 from aiaas.web.deps import KeyManager, SettingsDep
 from aiaas.web.responses import FastJSONResponse
+from aiaas.web.schemas.text import SafeName
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
 
@@ -23,7 +24,7 @@ class NewKeyRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=64)
+    name: SafeName = Field(min_length=1, max_length=64)
     scopes: list[Scope] = Field(min_length=1)
     expires_in_days: int | None = Field(default=None, ge=1, le=3650)
     daily_quota: int | None = Field(default=None, ge=1)

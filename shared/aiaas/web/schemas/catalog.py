@@ -21,6 +21,7 @@ from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from aiaas.domain.catalog_records import Runtime, ScoresKind, Status, Visibility
+from aiaas.web.schemas.text import SafeName, SafeProse
 
 Task = Literal["embedding", "tabular-classification", "image-classification", "custom"]
 
@@ -49,7 +50,7 @@ def _error(loc: tuple[str, ...], message: str) -> ValidationError:
 
 
 Names = Annotated[
-    list[Annotated[str, StringConstraints(min_length=1, max_length=200)]],
+    list[Annotated[SafeName, StringConstraints(min_length=1, max_length=200)]],
     Field(max_length=10_000, json_schema_extra={"uniqueItems": True}),
     AfterValidator(_unique),
 ]
@@ -93,7 +94,7 @@ class NewModel(BaseModel):
 
     name: str = Field(min_length=3, max_length=64)
     task: Task
-    description: str = Field(default="", max_length=500)
+    description: SafeProse = Field(default="", max_length=500)
     visibility: Visibility = "private"
     runtime: Runtime = "cpu"
     labels: Names = Field(default_factory=list, description="Class names in score order")
@@ -127,7 +128,7 @@ class ModelChanges(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    description: str | None = Field(default=None, max_length=500)
+    description: SafeProse | None = Field(default=None, max_length=500)
     visibility: Visibility | None = None
     default_version: int | None = Field(default=None, ge=1)
 

@@ -1,0 +1,39 @@
+"""Text fields people name things with: no NUL, no control characters, no bidi overrides.
+
+A bidi override (U+202A-U+202E, U+2066-U+2069) makes a name read differently than it is
+stored (``evil\u202egnp.exe``); control characters break logs and terminals. Descriptions
+may hold line breaks and tabs, names may not.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Annotated
+
+from pydantic import AfterValidator
+from pydantic_core import PydanticCustomError
+
+BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _check(value: str, allowed: str) -> str:
+    for index, char in enumerate(value):
+        if char in BIDI or (unicodedata.category(char) == "Cc" and char not in allowed):
+            raise PydanticCustomError(
+                "unsafe_text",
+                "character {index} (U+{code:04X}) is a control or bidi-override character",
+                {"index": index, "code": ord(char)},
+            )
+    return value
+
+
+def _name(value: str) -> str:
+    return _check(value, "")
+
+
+def _prose(value: str) -> str:
+    return _check(value, "\n\t")
+
+
+SafeName = Annotated[str, AfterValidator(_name)]
+SafeProse = Annotated[str, AfterValidator(_prose)]
