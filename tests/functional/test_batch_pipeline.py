@@ -225,6 +225,35 @@ def test_a_cancelled_job_runs_no_more_chunks(pipeline: Pipeline) -> None:
     assert pipeline.jobs.output_url(pipeline.jobs.get(ALICE, job.id)) is None
 
 
+class CancellingScorer:
+    """Cancels the job while its first chunk is being scored (a cancel in flight)."""
+
+    def __init__(self, inner: ModelScorer, pipeline: Pipeline) -> None:
+        self.inner = inner
+        self.pipeline = pipeline
+
+    def score(self, job: BatchJob, rows: list[Row]) -> tuple[list[bytes], int, int]:
+        scored = self.inner.score(job, rows)
+        if self.pipeline.jobs.get(ALICE, job.id).status != "CANCELLED":
+            self.pipeline.jobs.cancel(ALICE, job.id)
+        return scored
+
+
+def test_a_chunk_scored_while_its_job_is_cancelled_is_not_counted(pipeline: Pipeline) -> None:
+    # Given a job whose first chunk is being scored when its owner cancels it
+    job, _ = pipeline.jobs.create(ALICE, IRIS, None, "jsonl")
+    etag = pipeline.upload(job, jsonl([{"id": i, "input": IRIS_ROWS[i]} for i in range(40)]))
+    pipeline.splitter.on_object(job.input_key, etag)
+    inner = pipeline.runner.scorer
+    pipeline.runner.scorer = CancellingScorer(inner, pipeline)  # type: ignore[arg-type]
+    # When every chunk is delivered
+    pipeline.drain()
+    # Then the counts stay as they were at the cancel
+    after = pipeline.jobs.get(ALICE, job.id)
+    assert after.status == "CANCELLED"
+    assert (after.succeeded, after.failed, after.chunks_done) == (0, 0, 0)
+
+
 def test_another_tenant_cannot_read_list_or_cancel(pipeline: Pipeline) -> None:
     job = pipeline.run(ALICE, IRIS, jsonl([{"id": 1, "input": IRIS_ROWS[0]}]))
     with pytest.raises(NotFound):

@@ -112,7 +112,8 @@ class DynamoJobs:
         )
 
     def record_chunk(self, job_id: str, chunk: int, succeeded: int, failed: int) -> bool:
-        """Count a chunk's rows once; False if it was recorded before (a duplicate)."""
+        """Count a chunk's rows once; False if it was recorded before (a duplicate) or the job
+        is no longer running (cancelled: its counts stay as they were at the cancel)."""
         marker = {"pk": {"S": f"JOB#{job_id}"}, "sk": {"S": f"CHUNK#{chunk:06d}"}}
         marker |= to_item({"succeeded": succeeded, "failed": failed})
         try:
@@ -131,9 +132,18 @@ class DynamoJobs:
                                 "TableName": self.table,
                                 "Key": _key(job_id),
                                 "UpdateExpression": "ADD succeeded :s, failed :f, chunks_done :one",
-                                "ConditionExpression": "attribute_exists(pk)",
+                                # a cancelled job's counts freeze at the cancel
+                                "ConditionExpression": "attribute_exists(pk) AND "
+                                "(#s = :queued OR #s = :running)",
+                                "ExpressionAttributeNames": {"#s": "status"},
                                 "ExpressionAttributeValues": to_item(
-                                    {":s": succeeded, ":f": failed, ":one": 1}
+                                    {
+                                        ":s": succeeded,
+                                        ":f": failed,
+                                        ":one": 1,
+                                        ":queued": "QUEUED",
+                                        ":running": "RUNNING",
+                                    }
                                 ),
                             }
                         },
