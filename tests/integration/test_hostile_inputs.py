@@ -136,3 +136,18 @@ def test_only_valid_answered_requests_are_metered(predict: ModuleType) -> None:
     assert metered(predict) == 0
     assert invoke(predict.handler, native_event("iris-rf", [[5.1, 3.5, 1.4, 0.2]]))[0] == 200
     assert metered(predict) == 1
+
+
+def test_binary_bodies_are_limited_to_what_fits_base64_encoded_in_the_event(
+    predict: ModuleType,
+) -> None:
+    # Given binary bodies (sent base64-encoded in the event, as API Gateway sends them)
+    limit = (6 * 1024 * 1024 - 64 * 1024) * 3 // 4
+    over = oip_event("iris-rf", b"\0" * (limit + 1))
+    assert over["isBase64Encoded"] is True
+    status, _, answer = invoke(predict.handler, over)
+    assert status == 413 and f"the limit is {limit}" in answer["error"]
+    assert "base64" in answer["error"]
+    # Then a body at the limit is read (and refused for what it says, not its size)
+    at = invoke(predict.handler, oip_event("iris-rf", b"\0" * limit))
+    assert at[0] == 400, at

@@ -15,6 +15,7 @@ from fastapi import Path, Request, Response
 from aiaas.errors import InvalidInput, PayloadTooLarge
 from aiaas.protocols import HEADER_LENGTH, InferRequest, decode_request, encode_response
 from aiaas.serving.resolver import ServedModel
+from aiaas.web.body import check_size
 from aiaas.web.docs import documented
 from aiaas.web.errors import shaped_router
 from aiaas.web.schemas.errors import error_responses
@@ -27,11 +28,10 @@ Name = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
 
 async def _body(request: Request, limit: int) -> bytes:
     raw = await request.body()
+    check_size(request, raw, limit)  # as it came (compressed or not)
     encoding = request.headers.get("content-encoding", "").lower()
     if encoding in ("gzip", "deflate"):
         raw = inflate(raw, encoding, limit)
-    if len(raw) > limit:
-        raise PayloadTooLarge(f"request body is {len(raw)} bytes; the limit is {limit}")
     return raw
 
 
