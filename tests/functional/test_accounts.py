@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import pytest
@@ -193,3 +194,29 @@ def test_a_key_can_mint_only_keys_within_its_own_limits(
     # and the owner's login is not limited
     big, _ = keys.create(user, name="big", scopes=scopes, daily_quota=1_000_000)
     assert big.daily_quota == 1_000_000 and big.expires_at is None
+
+
+def test_concurrent_guesses_cannot_pass_the_lockout(
+    aws: AwsResources, secret: SecretReader
+) -> None:
+    # Given an account locked after 5 failures, and 24 wrong guesses from 8 threads at once
+    accounts = AccountService(DynamoUsers(aws.client("dynamodb"), aws.accounts_table), secret,
+                              max_failures=5, failure_window=900)  # fmt: skip
+    accounts.signup("target@example.com", PASSWORD)
+
+    def guess(i: int) -> str:
+        try:
+            accounts.login("target@example.com", f"wrong guess {i}")
+        except Throttled:
+            return "throttled"
+        except Unauthorized:
+            return "checked"
+        return "in"
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(guess, range(24)))
+    # Then at most 5 passwords were ever checked, and the right one is refused too
+    assert outcomes.count("checked") <= 5 and outcomes.count("in") == 0
+    assert outcomes.count("throttled") >= 19
+    with pytest.raises(Throttled):
+        accounts.login("target@example.com", PASSWORD)

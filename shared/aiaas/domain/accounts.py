@@ -67,11 +67,13 @@ class AccountService:
             check_password(DUMMY_HASH, password)  # same work whether or not the user exists
             raise Unauthorized("invalid email or password")
         self._refuse_if_throttled(user, now)
+        # counted before the password is checked, in one conditional write: concurrent
+        # guesses cannot get past the limit between a check and a count
+        if not self.users.reserve_attempt(email, now, self.failure_window, self.max_failures):
+            raise self._throttled(user.first_failed_at, now)
         if not check_password(user.password_hash, password):
-            self.users.record_failed_login(email, now, self.failure_window)
             raise Unauthorized("invalid email or password")
-        if user.failed_logins:
-            self.users.reset_failed_logins(email)
+        self.users.reset_failed_logins(email)
         return issue_token(
             self.signing_key(), user_id=user.user_id, tenant=user.tenant, scopes=user.scopes,
             ttl=self.token_ttl,
@@ -80,7 +82,11 @@ class AccountService:
     def _refuse_if_throttled(self, user: User, now: int) -> None:
         elapsed = now - user.first_failed_at
         if user.failed_logins >= self.max_failures and elapsed < self.failure_window:
-            raise Throttled(
-                "too many failed logins for this account; try again later",
-                retry_after=self.failure_window - elapsed,
-            )
+            raise self._throttled(user.first_failed_at, now)
+
+    def _throttled(self, first_failed_at: int, now: int) -> Throttled:
+        elapsed = now - first_failed_at if first_failed_at else 0
+        return Throttled(
+            "too many failed logins for this account; try again later",
+            retry_after=max(1, self.failure_window - elapsed),
+        )

@@ -47,8 +47,8 @@ class UserStore(Protocol):
         """The user with this (normalized) email, if any."""
         ...
 
-    def record_failed_login(self, email: str, now: int, window: int) -> int:
-        """Count a failure within the window (restarting it if over); return the count."""
+    def reserve_attempt(self, email: str, now: int, window: int, max_failures: int) -> bool:
+        """Count an attempt atomically; False once ``max_failures`` fell within the window."""
         ...
 
     def reset_failed_logins(self, email: str) -> None:

@@ -90,34 +90,45 @@ class DynamoUsers:
             first_failed_at=v.get("first_failed_at", 0),
         )
 
-    def record_failed_login(self, email: str, now: int, window: int) -> int:
-        """Atomic count of failures; a failure after the window starts a new one."""
-        try:
-            with aws_errors("counting a failed login", CONDITION_FAILED):
-                answer = self.client.update_item(
+    def reserve_attempt(self, email: str, now: int, window: int, max_failures: int) -> bool:
+        """Count a login attempt before its password is checked, in one conditional write:
+        False (throttled) once ``max_failures`` attempts fell within the window, however
+        many Lambdas try at once. A success resets the count (`reset_failed_logins`)."""
+        since = {"N": str(now - window)}
+        for _ in range(3):  # a concurrent start of a new window: count in it instead
+            if conditional(
+                "counting a login attempt",
+                lambda: self.client.update_item(
                     TableName=self.table,
                     Key=_user_pk(email),
                     UpdateExpression="ADD failed_logins :one",
-                    ConditionExpression="attribute_exists(pk) AND first_failed_at > :since",
+                    ConditionExpression="attribute_exists(pk) AND first_failed_at > :since "
+                    "AND failed_logins < :max",
                     ExpressionAttributeValues={
                         ":one": {"N": "1"},
-                        ":since": {"N": str(now - window)},
+                        ":since": since,
+                        ":max": {"N": str(max_failures)},
                     },
-                    ReturnValues="UPDATED_NEW",
-                )
-            return int(answer["Attributes"]["failed_logins"]["N"])
-        except Exception as exc:
-            if error_code(exc) != CONDITION_FAILED:
-                raise
-        with aws_errors("counting a failed login"):
-            self.client.update_item(
-                TableName=self.table,
-                Key=_user_pk(email),
-                UpdateExpression="SET failed_logins = :one, first_failed_at = :now",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={":one": {"N": "1"}, ":now": {"N": str(now)}},
-            )
-        return 1
+                ),
+            ):
+                return True
+            if conditional(
+                "starting a login window",
+                lambda: self.client.update_item(
+                    TableName=self.table,
+                    Key=_user_pk(email),
+                    UpdateExpression="SET failed_logins = :one, first_failed_at = :now",
+                    ConditionExpression="attribute_exists(pk) AND "
+                    "(attribute_not_exists(first_failed_at) OR first_failed_at <= :since)",
+                    ExpressionAttributeValues={
+                        ":one": {"N": "1"},
+                        ":now": {"N": str(now)},
+                        ":since": since,
+                    },
+                ),
+            ):
+                return True
+        return False
 
     def reset_failed_logins(self, email: str) -> None:
         """Forget failures."""
