@@ -81,3 +81,28 @@ def test_gif_is_refused_even_though_pillow_reads_it(model: Model) -> None:
     Image.new("L", (8, 8)).save(buffer, format="GIF")
     with pytest.raises(ImageDecodeError, match="PNG or JPEG"):
         model.predict([base64.b64encode(buffer.getvalue()).decode()])
+
+
+def big_png(width: int, height: int, mode: str = "L") -> str:
+    buffer = io.BytesIO()
+    Image.new(mode, (width, height)).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_an_image_over_16_megapixels_is_refused_from_its_header(model: Model) -> None:
+    # 17 Mpx: Pillow alone would decode it (it refuses only at twice its own limit)
+    with pytest.raises(ImageDecodeError, match="is 4200x4200 pixels; the limit is"):
+        model.predict([big_png(4200, 4200)])
+
+
+def test_a_request_over_its_pixel_budget_is_refused_before_decoding(model: Model) -> None:
+    image = big_png(4000, 4000)  # 16 Mpx, just within the per-image limit
+    assert model.predict([image]).results[0]["label"]
+    with pytest.raises(ImageDecodeError, match="a request may hold at most") as caught:
+        model.predict([image] * 5)
+    assert caught.value.param == "inputs"
+
+
+def test_16_bit_palette_and_alpha_images_are_converted(model: Model) -> None:
+    for mode in ("I;16", "P", "RGBA", "LA"):
+        assert model.predict([big_png(8, 8, mode)]).results[0]["label"], mode

@@ -99,6 +99,7 @@ class Model:
         params = params or PredictParams()
         self.check_count(len(items))
         self.processor.check_params(params)
+        self.processor.check_request(items)
         prepared = [self.processor.prepare(item, i) for i, item in enumerate(items)]
         tokens = sum(self.processor.length(p) for p in prepared)
         return Prepared(prepared, params, tokens)

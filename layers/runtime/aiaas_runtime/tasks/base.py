@@ -37,6 +37,10 @@ class TaskProcessor(Protocol):
         """Raise InvalidInputError for options this model cannot honour."""
         ...
 
+    def check_request(self, items: Sequence[Any]) -> None:
+        """Raise InvalidInputError for a request too costly as a whole (images' pixels)."""
+        ...
+
     def length(self, prepared: Any) -> int:
         """Cost of one prepared item (token count for text; 1 otherwise), used to batch."""
         ...

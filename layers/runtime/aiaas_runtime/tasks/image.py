@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -17,7 +19,9 @@ from aiaas_runtime.tasks.base import Feeds, Outputs, PredictParams, item_param
 from aiaas_runtime.tasks.classify import ClassScores
 
 MAX_ENCODED_BYTES = 4 * 1024 * 1024
-MAX_DECODED_PIXELS = 16 * 1024 * 1024
+MAX_DECODED_PIXELS = 16 * 1024 * 1024  # per image, read from its header before decoding
+MAX_REQUEST_PIXELS = 64 * 1024 * 1024  # per request: 8 images of 16 Mpx would cost seconds
+HEADER_CHARS = 128 * 1024  # base64 characters enough for a PNG's or a JPEG's header
 
 
 class ImageProcessor:
@@ -41,6 +45,17 @@ class ImageProcessor:
     def check_params(self, params: PredictParams) -> None:
         """Delegate ``top_k`` checks to the class scores."""
         self.scores.check_params(params)
+
+    def check_request(self, items: Sequence[Any]) -> None:
+        """Refuse a request whose encoded images add up to over ``MAX_REQUEST_PIXELS``, from
+        their headers alone (nothing is decoded)."""
+        total = sum(_pixels(item) for item in items if isinstance(item, str))
+        if total > MAX_REQUEST_PIXELS:
+            raise ImageDecodeError(
+                f"the images hold {total} pixels in all; a request may hold at most "
+                f"{MAX_REQUEST_PIXELS} ({MAX_REQUEST_PIXELS // (1 << 20)} Mpx)",
+                param="inputs",
+            )
 
     def prepare(self, item: Any, index: int) -> npt.NDArray[np.float32]:
         """Return one normalized ``[channels, height, width]`` array."""
@@ -72,9 +87,16 @@ class ImageProcessor:
             raise ImageDecodeError(f"{param} is not valid base64", param=param) from exc
         Image.MAX_IMAGE_PIXELS = MAX_DECODED_PIXELS
         try:
-            with Image.open(io.BytesIO(data)) as image:
+            with _quiet(), Image.open(io.BytesIO(data)) as image:
                 if image.format not in {"PNG", "JPEG"}:
                     raise ImageDecodeError(f"{param} must be PNG or JPEG", param=param)
+                width, height = image.size
+                if width * height > MAX_DECODED_PIXELS:  # Pillow only refuses at twice this
+                    raise ImageDecodeError(
+                        f"{param} is {width}x{height} pixels; the limit is "
+                        f"{MAX_DECODED_PIXELS} ({MAX_DECODED_PIXELS // (1 << 20)} Mpx)",
+                        param=param,
+                    )
                 mode = "L" if self.channels == 1 else "RGB"
                 resized = image.convert(mode).resize(
                     (self.width, self.height), Image.Resampling.BILINEAR
@@ -119,3 +141,28 @@ class ImageProcessor:
     def postprocess(self, outputs: Outputs, params: PredictParams) -> list[dict[str, Any]]:
         """Label, score, probabilities and top-k per image."""
         return self.scores.results(outputs, params)
+
+
+def _pixels(text: str) -> int:
+    """Width x height from an encoded image's header (0 when it cannot be read: ``prepare``
+    then names the problem)."""
+    from PIL import Image  # noqa: PLC0415
+
+    head = text.partition(",")[2] if text.startswith("data:") else text
+    head = head[: HEADER_CHARS - HEADER_CHARS % 4]
+    try:
+        with _quiet(), Image.open(io.BytesIO(base64.b64decode(head))) as image:
+            width, height = image.size
+    except Exception:
+        return 0
+    return int(width) * int(height)
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Pillow warns of a large image at open; the size is checked here, so no warning."""
+    from PIL import Image  # noqa: PLC0415
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        yield

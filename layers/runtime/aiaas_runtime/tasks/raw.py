@@ -73,6 +73,9 @@ class RawProcessor:
             )
         return [float(v) for v in item]
 
+    def check_request(self, items: Sequence[Any]) -> None:
+        """Nothing to check across items."""
+
     def length(self, prepared: list[float] | list[int]) -> int:
         """Token count for token arrays (batches group similar lengths); 1 for rows."""
         return len(prepared) if self.tokens else 1

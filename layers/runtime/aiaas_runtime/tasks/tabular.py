@@ -64,6 +64,9 @@ class TabularProcessor:
             )
         return [item[f] for f in self.features]
 
+    def check_request(self, items: Sequence[Any]) -> None:
+        """Nothing to check across items."""
+
     def length(self, prepared: list[float]) -> int:
         """Every row costs the same."""
         return 1

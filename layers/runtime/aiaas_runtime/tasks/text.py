@@ -84,6 +84,9 @@ class EmbeddingProcessor:
         ids = ids[: self.max_length]
         return Encoded(ids=ids, type_ids=[0] * len(ids))
 
+    def check_request(self, items: Sequence[Any]) -> None:
+        """Nothing to check across items."""
+
     def length(self, prepared: Encoded) -> int:
         """Token count: batches group texts of similar length to pad less."""
         return len(prepared.ids)
