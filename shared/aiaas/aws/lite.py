@@ -15,13 +15,35 @@ import hmac
 import http.client
 import json
 import os
+import random
 import threading
+import time
+from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 JSON_VERSIONS = {"dynamodb": "1.0", "secretsmanager": "1.1"}
+# Answers worth another try: throttling and the service's own failures (botocore's list).
+RETRYABLE = frozenset(
+    {
+        "ThrottlingException", "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded", "Throttling", "TooManyRequestsException",
+        "InternalServerError", "InternalFailure", "ServiceUnavailable",
+        "TransactionInProgressException",
+    }
+)  # fmt: skip
+# When the caller's invocation ends (time.monotonic()); handlers set it from Lambda's context.
+DEADLINE: ContextVar[float | None] = ContextVar("aiaas_deadline", default=None)
 TARGETS = {"dynamodb": "DynamoDB_20120810", "secretsmanager": "secretsmanager"}
+
+
+def set_deadline(context: Any, margin_s: float = 0.5) -> None:
+    """Bound this invocation's retries by Lambda's remaining time (``context`` may be None)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if callable(remaining):
+        DEADLINE.set(time.monotonic() + remaining() / 1000 - margin_s)
 
 
 class AwsError(Exception):
@@ -29,6 +51,8 @@ class AwsError(Exception):
 
     def __init__(self, code: str, message: str, status: int, details: dict[str, Any]) -> None:
         super().__init__(f"{code}: {message}")
+        self.code = code
+        self.status = status
         # botocore also lifts extra fields (e.g. CancellationReasons) to the top level
         self.response = {**details, "Error": {"Code": code, "Message": message}, "status": status}
 
@@ -80,8 +104,24 @@ class LiteClient:
     """Just enough of a boto3 client for the hot paths: the authorizer's reads and the
     predict function's metering transaction."""
 
-    def __init__(self, service: str, *, region: str | None = None, timeout: float = 3.0) -> None:
+    def __init__(
+        self,
+        service: str,
+        *,
+        region: str | None = None,
+        timeout: float = 3.0,
+        attempts: int = 4,
+        base_delay: float = 0.025,
+        max_delay: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.service = service
+        self.attempts = attempts
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.sleep = sleep
+        self.clock = clock
         self.region = region or os.environ.get("AWS_REGION") or os.environ["AWS_DEFAULT_REGION"]
         endpoint = (
             os.environ.get(f"AWS_ENDPOINT_URL_{service.upper()}")
@@ -115,7 +155,28 @@ class LiteClient:
         return self.call("GetSecretValue", params)
 
     def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        """POST one JSON-protocol operation; raise AwsError for an error answer."""
+        """POST one JSON-protocol operation; raise AwsError for an error answer.
+
+        Throttling and 5xx answers are tried again, up to ``attempts`` in all, after a
+        full-jitter exponential delay (``base_delay`` x 2^n, at most ``max_delay``), and
+        never past the caller's `DEADLINE`: the last error is raised instead.
+        """
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return self._call_once(operation, params)
+            except AwsError as exc:
+                if exc.code not in RETRYABLE and exc.status < 500:
+                    raise
+                delay = random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))  # noqa: S311 - jitter
+                deadline = DEADLINE.get()
+                if attempt == self.attempts or (
+                    deadline is not None and self.clock() + delay > deadline
+                ):
+                    raise
+                self.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _call_once(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         body = json.dumps(params).encode()
         headers = sign(
             method="POST", host=self.host, path="/", body=body, service=self.service,

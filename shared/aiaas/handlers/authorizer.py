@@ -16,7 +16,7 @@ from typing import Any
 
 from aiaas import defaults
 from aiaas.auth.authorizer import Authorizer
-from aiaas.aws.lite import LiteClient
+from aiaas.aws.lite import LiteClient, set_deadline
 from aiaas.errors import Unauthorized
 from aiaas.repositories.accounts import DynamoKeys
 from aiaas.repositories.secrets import SecretReader
@@ -50,6 +50,7 @@ def make_handler(authorizer: Authorizer) -> Handler:
 
         An AWS failure propagates: API Gateway answers 500 rather than letting anyone in.
         """
+        set_deadline(context)
         headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
         try:
             principal = authorizer.authenticate(headers)

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from aiaas.aws.lite import set_deadline
 from aiaas.errors import (
     Conflict,
     DomainError,
@@ -118,6 +119,7 @@ class _ShapedRoute(APIRoute):
         shape = self.shape
 
         async def shaped(request: Request) -> Response:
+            set_deadline(request.scope.get("aws.context"))
             try:
                 return await handler(request)
             except Exception as exc:  # every error leaves as JSON in the route's shape
