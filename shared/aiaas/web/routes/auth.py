@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from aiaas.auth.passwords import MAX_LENGTH, MIN_LENGTH
 from aiaas.web.accounts import AccountServiceDep
 from aiaas.web.body import openapi_body, parse_as, read_json
 from aiaas.web.deps import SettingsDep
+from aiaas.web.errors import shaped_router
 from aiaas.web.responses import FastJSONResponse
+from aiaas.web.schemas.errors import error_responses
 
-router = APIRouter(prefix="/v1/auth", tags=["auth"])
+router = shaped_router("native", prefix="/v1/auth", tags=["auth"])
 
 
 class Credentials(BaseModel):
@@ -25,7 +27,12 @@ class Credentials(BaseModel):
     password: str = Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH)
 
 
-@router.post("/signup", status_code=201, openapi_extra=openapi_body(Credentials))
+@router.post(
+    "/signup",
+    status_code=201,
+    openapi_extra=openapi_body(Credentials),
+    responses=error_responses(400, 409, 413),
+)
 async def signup(
     request: Request, service: AccountServiceDep, settings: SettingsDep
 ) -> FastJSONResponse:
@@ -37,7 +44,11 @@ async def signup(
     )
 
 
-@router.post("/login", openapi_extra=openapi_body(Credentials))
+@router.post(
+    "/login",
+    openapi_extra=openapi_body(Credentials),
+    responses=error_responses(400, 401, 413, 429),
+)
 async def login(
     request: Request, service: AccountServiceDep, settings: SettingsDep
 ) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiaas.auth.principal import Principal
@@ -17,9 +17,11 @@ from aiaas.auth.scopes import Scope
 from aiaas.batch.jobs import JobService
 from aiaas.web.body import openapi_body, parse_as, read_json
 from aiaas.web.deps import SettingsDep, require, services_of
+from aiaas.web.errors import shaped_router
 from aiaas.web.responses import FastJSONResponse
+from aiaas.web.schemas.errors import error_responses
 
-router = APIRouter(prefix="/v1/batch-jobs", tags=["batch"])
+router = shaped_router("native", prefix="/v1/batch-jobs", tags=["batch"])
 BatchCaller = Annotated[Principal, Depends(require(Scope.BATCH))]
 JobId = Annotated[str, Path(pattern=r"^batch_[0-9a-f]{24}$")]
 
@@ -42,7 +44,12 @@ class CreateJob(BaseModel):
     input_format: Literal["jsonl", "csv"] = "jsonl"
 
 
-@router.post("", status_code=201, openapi_extra=openapi_body(CreateJob))
+@router.post(
+    "",
+    status_code=201,
+    openapi_extra=openapi_body(CreateJob),
+    responses=error_responses(400, 401, 403, 404, 409, 413),
+)
 async def create_job(
     request: Request, caller: BatchCaller, jobs: Jobs, settings: SettingsDep
 ) -> FastJSONResponse:
@@ -52,7 +59,7 @@ async def create_job(
     return FastJSONResponse(job.public() | {"upload": upload}, status_code=201)
 
 
-@router.get("")
+@router.get("", responses=error_responses(400, 401, 403))
 async def list_jobs(
     caller: BatchCaller,
     jobs: Jobs,
@@ -69,14 +76,14 @@ async def list_jobs(
     }
 
 
-@router.get("/{job_id}")
+@router.get("/{job_id}", responses=error_responses(400, 401, 403, 404))
 async def get_job(job_id: JobId, caller: BatchCaller, jobs: Jobs) -> dict[str, Any]:
     """Status, counts, timings, and a link to the output once the job finished."""
     job = jobs.get(caller, job_id)
     return job.public(jobs.output_url(job))
 
 
-@router.delete("/{job_id}")
+@router.delete("/{job_id}", responses=error_responses(400, 401, 403, 404, 409))
 async def cancel_job(job_id: JobId, caller: BatchCaller, jobs: Jobs) -> dict[str, Any]:
     """Cancel a job that has not finished (409 for one that has)."""
     return jobs.cancel(caller, job_id).public()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from aiaas.web.errors import shaped_router
+from aiaas.web.schemas.errors import error_responses
 
-router = APIRouter(tags=["health"])
+router = shaped_router("native", tags=["health"])
 
 
-@router.get("/v1/health")
+@router.get("/v1/health", responses=error_responses())
 async def health() -> dict[str, str]:
     """The function answers."""
     return {"status": "ok"}

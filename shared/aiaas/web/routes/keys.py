@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiaas.auth.scopes import Scope
 from aiaas.web.accounts import KeyServiceDep
 from aiaas.web.body import openapi_body, parse_as, read_json
 from aiaas.web.deps import KeyManager, SettingsDep
+from aiaas.web.errors import shaped_router
 from aiaas.web.responses import FastJSONResponse
+from aiaas.web.schemas.errors import error_responses
 from aiaas.web.schemas.text import SafeName
 
-router = APIRouter(prefix="/v1/keys", tags=["keys"])
+router = shaped_router("native", prefix="/v1/keys", tags=["keys"])
 
 KeyId = Annotated[str, Path(pattern=r"^[a-z2-7]{16}$")]
 
@@ -30,7 +32,12 @@ class NewKeyRequest(BaseModel):
     daily_quota: int | None = Field(default=None, ge=1)
 
 
-@router.post("", status_code=201, openapi_extra=openapi_body(NewKeyRequest))
+@router.post(
+    "",
+    status_code=201,
+    openapi_extra=openapi_body(NewKeyRequest),
+    responses=error_responses(400, 401, 403, 413),
+)
 async def create_key(
     request: Request, caller: KeyManager, keys: KeyServiceDep, settings: SettingsDep
 ) -> FastJSONResponse:
@@ -46,13 +53,13 @@ async def create_key(
     return FastJSONResponse({**record.to_public(), "key": value}, status_code=201)
 
 
-@router.get("")
+@router.get("", responses=error_responses(400, 401, 403))
 async def list_keys(caller: KeyManager, keys: KeyServiceDep) -> dict[str, Any]:
     """List the tenant's keys (never their secrets)."""
     return {"object": "list", "data": [k.to_public() for k in keys.list(caller)]}
 
 
-@router.delete("/{key_id}", status_code=204)
+@router.delete("/{key_id}", status_code=204, responses=error_responses(400, 401, 403, 404))
 async def revoke_key(key_id: KeyId, caller: KeyManager, keys: KeyServiceDep) -> None:
     """Revoke a key: it stops working within the authorizer's cache time."""
     keys.revoke(caller, key_id)

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter
-
 from aiaas.web.deps import KeyManager, UsageServiceDep
+from aiaas.web.errors import shaped_router
+from aiaas.web.schemas.errors import error_responses
 
-router = APIRouter(prefix="/v1/usage", tags=["usage"])
+router = shaped_router("native", prefix="/v1/usage", tags=["usage"])
 
 
-@router.get("")
+@router.get("", responses=error_responses(400, 401, 403))
 async def usage(
     caller: KeyManager, service: UsageServiceDep, start: date | None = None, end: date | None = None
 ) -> dict[str, Any]:
