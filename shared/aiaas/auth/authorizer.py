@@ -83,7 +83,7 @@ class Authorizer:
         )
 
     def _lookup(self, key_id: str) -> ApiKey | None:
-        now = time.monotonic()
+        now = self.clock()  # the injected clock: the revocation delay is testable
         with self._lock:
             cached = self._cache.get(key_id)
         if cached is not None and now - cached[0] < self.cache_seconds:
