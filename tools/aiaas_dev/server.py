@@ -26,7 +26,22 @@ logger = logging.getLogger(__name__)
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's synchronous invocation payload, each way
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # HTTP API's own request limit
+MAX_HEADER_BYTES = 10 * 1024  # HTTP API: request line and headers together
+MAX_URL_BYTES = 8 * 1024  # longer request targets are refused
+BACKLOG = 256  # pending connections the socket queues (the stdlib's default is 5)
 _CHUNK_LINE_LIMIT = 65_537
+# http.server's own refusals (bad request line, unknown method...) as API Gateway words them
+_GATEWAY_WORDS = {
+    400: "Bad Request",
+    404: "Not Found",
+    413: "Request Entity Too Large",
+    414: "Request-URI Too Long",
+    431: "Request Header Fields Too Large",
+}
+
+
+class BadRequest(Exception):
+    """A request the gateway cannot read (malformed Content-Length, chunk size...)."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +135,7 @@ class GatewayHTTPServer(ThreadingHTTPServer):
     """A threading HTTP server that hands every request to a `Gateway`."""
 
     daemon_threads = True
+    request_queue_size = BACKLOG
 
     def __init__(self, address: tuple[str, int], gateway: Gateway) -> None:
         """Bind the server (``port`` 0 picks a free port).
@@ -138,8 +154,31 @@ class GatewayRequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: GatewayHTTPServer
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own errors as API Gateway's JSON, never an HTML page; a method no
+        route has is API Gateway's 404."""
+        status = 404 if code == 501 else code
+        self.close_connection = True
+        if self.request_version == "HTTP/0.9":  # a line too garbled to name its version
+            self.request_version = "HTTP/1.1"
+        self._send(json_message(status, _GATEWAY_WORDS.get(status, message or "Bad Request")))
+
+    def _too_large_head(self) -> int | None:
+        if len(self.path) > MAX_URL_BYTES:
+            return 414
+        size = len(self.requestline) + sum(len(k) + len(v) + 4 for k, v in self.headers.items())
+        return 431 if size > MAX_HEADER_BYTES else None
+
     def _handle(self) -> None:
-        body = self._read_body()
+        refused = self._too_large_head()
+        if refused is not None:
+            self.send_error(refused)
+            return
+        try:
+            body = self._read_body()
+        except BadRequest:
+            self.send_error(400)
+            return
         if body is None:  # over HTTP API's limit: answer without reading it, then hang up
             self.close_connection = True
             self._send(json_message(413, "Request Entity Too Large"))
@@ -166,7 +205,10 @@ class GatewayRequestHandler(BaseHTTPRequestHandler):
         """The request body, or ``None`` if it is over `MAX_REQUEST_BYTES`."""
         if "chunked" in self.headers.get("transfer-encoding", "").lower():
             return self._read_chunked()
-        length = int(self.headers.get("content-length") or 0)
+        declared = (self.headers.get("content-length") or "0").strip()
+        if not declared.isdigit():
+            raise BadRequest(f"Content-Length {declared[:40]!r} is not a number of bytes")
+        length = int(declared)
         if length > MAX_REQUEST_BYTES:
             return None
         return self.rfile.read(length) if length > 0 else b""
@@ -174,7 +216,7 @@ class GatewayRequestHandler(BaseHTTPRequestHandler):
     def _read_chunked(self) -> bytes | None:
         chunks: list[bytes] = []
         total = 0
-        while size := int(self.rfile.readline(_CHUNK_LINE_LIMIT).split(b";")[0].strip(), 16):
+        while size := _chunk_size(self.rfile.readline(_CHUNK_LINE_LIMIT)):
             total += size
             if total > MAX_REQUEST_BYTES:
                 return None
@@ -194,3 +236,10 @@ class GatewayRequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
+
+
+def _chunk_size(line: bytes) -> int:
+    try:
+        return int(line.split(b";")[0].strip(), 16)
+    except ValueError as exc:
+        raise BadRequest("malformed chunk size") from exc
