@@ -227,8 +227,12 @@ def _serve(template: Template, args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
-        stack.stop()
+        abandoned = stack.stop()
         print("aiaas-dev stopped", flush=True)
+    if abandoned:  # a long invocation (a batch chunk) is still in native code: do not wait
+        print(f"abandoned in-flight work in {', '.join(abandoned)}", flush=True)
+        sys.stdout.flush()
+        os._exit(0)  # skip interpreter teardown, which would abort under a running session
     return 0
 
 

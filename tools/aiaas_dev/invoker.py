@@ -132,6 +132,12 @@ class FunctionWorker:
         """Let the thread finish the queued invocations and end (does not wait)."""
         self._jobs.put(None)
 
+    def join(self, timeout: float) -> bool:
+        """Wait for the thread to end (after `stop`); whether it did within ``timeout``."""
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
     def invoke(self, event: dict[str, Any], request_id: str) -> Any:
         """Run the handler on ``event``, after the invocations queued before it.
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -189,8 +190,9 @@ class LocalStack:
         """Every running event source poller, S3 then SQS."""
         return [*self.s3_pollers, *self.sqs_pollers]
 
-    def stop(self) -> None:
-        """Stop serving and polling, let the workers finish, stop moto."""
+    def stop(self, drain_s: float = 20.0) -> list[str]:
+        """Stop serving and polling, let the workers finish what they run (up to
+        ``drain_s``), stop moto; the functions still running then (abandoned)."""
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -199,11 +201,18 @@ class LocalStack:
         self.s3_pollers, self.sqs_pollers = [], []
         for worker in self.workers.values():
             worker.stop()
+        deadline = time.monotonic() + drain_s
+        busy = [
+            logical_id
+            for logical_id, worker in self.workers.items()
+            if not worker.join(max(0.0, deadline - time.monotonic()))
+        ]
         if self.gpu_app is not None:
             self.gpu_app.stop()
             self.gpu_app = None
         if self.moto is not None:
             self.moto.stop()
+        return busy
 
     def _start_event_sources(self) -> None:
         if not (self.template.s3_events or self.template.sqs_events):
