@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -196,11 +198,32 @@ def test_a_key_can_mint_only_keys_within_its_own_limits(
     assert big.daily_quota == 1_000_000 and big.expires_at is None
 
 
+class AtomicWrites:
+    """Each write applied whole before the next, as DynamoDB applies a conditional write
+    (moto's threaded server evaluates concurrent conditions against the same old item)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.inner, name)
+        if name not in ("update_item", "put_item"):
+            return method
+
+        def atomic(**params: Any) -> Any:
+            with self.lock:
+                return method(**params)
+
+        return atomic
+
+
 def test_concurrent_guesses_cannot_pass_the_lockout(
     aws: AwsResources, secret: SecretReader
 ) -> None:
     # Given an account locked after 5 failures, and 24 wrong guesses from 8 threads at once
-    accounts = AccountService(DynamoUsers(aws.client("dynamodb"), aws.accounts_table), secret,
+    client = AtomicWrites(aws.client("dynamodb"))
+    accounts = AccountService(DynamoUsers(client, aws.accounts_table), secret,
                               max_failures=5, failure_window=900)  # fmt: skip
     accounts.signup("target@example.com", PASSWORD)
 
