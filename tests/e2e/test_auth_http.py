@@ -138,11 +138,14 @@ def test_missing_scope_and_other_tenants_data(client: httpx.Client) -> None:
     bobs = {"x-api-key": bob["key"]}
     assert [k["id"] for k in client.get("/v1/keys", headers=bobs).json()["data"]] == [bob["key_id"]]
     assert client.delete(f"/v1/keys/{alice['key_id']}", headers=bobs).status_code == 404
-    client.post(
+    predicted = client.post(
         "/v1/models/iris-rf/predict",
         json={"inputs": [[1, 2, 3, 4]]},
         headers={"x-api-key": alice["key"]},
     )
+    assert predicted.status_code == 200
+    # alice's request was counted, so bob's empty report means isolation, not no data
+    assert client.get("/v1/usage", headers={"x-api-key": alice["key"]}).json()["total"] == 1
     assert client.get("/v1/usage", headers=bobs).json()["total"] == 0
 
 

@@ -203,9 +203,20 @@ def test_without_authorizer_context_guarded_routes_are_401(auth_handler: Handler
     assert status == 401 and body["error"]["code"] == "unauthorized"
 
 
-def test_tenants_cannot_see_each_others_keys_or_usage(auth_handler: Handler) -> None:
-    a = {**CALLER, "tenant": "tnt_aaaaaaaaaaaaaaaa"}
-    b = {**CALLER, "tenant": "tnt_bbbbbbbbbbbbbbbb"}
+def test_tenants_cannot_see_each_others_keys_or_usage(
+    auth_handler: Handler, predict_handler: Handler
+) -> None:
+    a = {**CALLER, "tenant": "tnt_aaaaaaaaaaaaaaaa", "key_id": "aaaaaaaaaaaaaaaa"}
+    b = {**CALLER, "tenant": "tnt_bbbbbbbbbbbbbbbb", "key_id": "bbbbbbbbbbbbbbbb"}
+    # tenant a has counted usage, so an empty report for b means something
+    predicted = predict_handler(
+        http_event("POST", "/v1/models/iris-rf/predict", "POST /v1/models/{name}/predict",
+                   b'{"inputs": [[5.1, 3.5, 1.4, 0.2]]}', caller=a,
+                   path_parameters={"name": "iris-rf"}),
+        None,
+    )  # fmt: skip
+    assert predicted["statusCode"] == 200
+    assert call(auth_handler, "GET", "/v1/usage", "GET /v1/usage", caller=a)[2]["total"] == 1
     status, _, key = call(
         auth_handler,
         "POST",
