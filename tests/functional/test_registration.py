@@ -5,7 +5,9 @@ from __future__ import annotations
 import onnxruntime as ort
 import pytest
 
-from aiaas.domain.catalog import upload_key
+from aiaas.auth.principal import Principal
+from aiaas.auth.scopes import ALL_SCOPES
+from aiaas.domain.catalog import CatalogService, upload_key
 from aiaas.domain.catalog_records import CatalogModel, ModelVersion
 from aiaas.registration.register import Registrar, RegistrationConfig
 from aiaas.registration.runs import runtime_max_opset
@@ -82,3 +84,33 @@ def test_a_model_newer_than_this_onnxruntime_fails_naming_both_versions(
         f"({ort.__version__}) supports (7..{newest})"
     )
     assert version.artifacts == {}
+
+
+def test_a_version_takes_one_upload_and_counts_the_later_ones(
+    aws: AwsResources, catalog: DynamoCatalog, registrar: Registrar
+) -> None:
+    # Given a version's single-use form (its own key)
+    service = CatalogService(catalog, S3Weights(aws.client("s3"), aws.weights_bucket))
+    owner = Principal(TENANT, "u", "key", "k", ALL_SCOPES)
+    service.create(owner, name="once-lr", task="tabular-classification", description="",
+                   visibility="private", runtime="cpu")  # fmt: skip
+    version, form = service.new_version(owner, "once-lr")
+    key = form["fields"]["key"]
+    assert key == version.upload_key and key.count("/") == 5  # uploads/t/m/1/<form>/model.onnx
+    s3 = aws.client("s3")
+    # When two uploads land on it, one after the other
+    first = s3.put_object(Bucket=aws.weights_bucket, Key=key, Body=models.to_bytes(models.mlp()))
+    assert registrar.register(key, first["ETag"].strip('"')) == "READY"
+    second = s3.put_object(Bucket=aws.weights_bucket, Key=key,
+                           Body=models.to_bytes(models.mlp(seed=1)))  # fmt: skip
+    assert registrar.register(key, second["ETag"].strip('"')) == "SKIPPED"
+    assert registrar.register(key, first["ETag"].strip('"')) == "SKIPPED"  # a replay
+    # Then the first is registered and the later one is reported, not silently dropped
+    stored = catalog.get_version(TENANT, "once-lr", 1)
+    assert stored is not None and stored.status == "READY"
+    assert stored.upload_etag == first["ETag"].strip('"') and stored.ignored_uploads == 1
+    assert stored.public()["ignored_uploads"] == 1
+    # and an upload to a key no form gave out registers nothing
+    stray = upload_key(TENANT, "once-lr", 1)
+    s3.put_object(Bucket=aws.weights_bucket, Key=stray, Body=models.to_bytes(models.mlp()))
+    assert registrar.register(stray, "x") == "SKIPPED"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -43,19 +44,22 @@ TOKENIZER_FILE = "tokenizer.json"
 MAX_TOKENIZER_BYTES = 32 * 1024 * 1024
 
 
-def upload_key(tenant: str, name: str, version: int, file: str = "model.onnx") -> str:
+def upload_key(
+    tenant: str, name: str, version: int, file: str = "model.onnx", form: str = ""
+) -> str:
     """Where a version's file is uploaded; the S3 event on ``model.onnx`` starts registration
-    (an embedding model's ``tokenizer.json`` goes beside it, first)."""
-    return f"uploads/{tenant}/{name}/{version}/{file}"
+    (an embedding model's ``tokenizer.json`` goes beside it, first). ``form`` makes the key
+    the form's own: a version takes one upload, through the one form it was given."""
+    return f"uploads/{tenant}/{name}/{version}/{form + '/' if form else ''}{file}"
 
 
 def parse_upload_key(key: str) -> tuple[str, str, int]:
     """(tenant, name, version) of an upload key; InvalidInput for anything else."""
     parts = key.split("/")
     if (
-        len(parts) != 5
+        len(parts) not in (5, 6)
         or parts[0] != "uploads"
-        or parts[4] != "model.onnx"
+        or parts[-1] != "model.onnx"
         or not parts[3].isdigit()
     ):
         raise InvalidInput(f"not an upload key: {key!r}")
@@ -170,7 +174,8 @@ class CatalogService:
         """Allocate a version waiting for its upload, and the presigned POST to upload it."""
         model = self.owned(caller, name)
         number = self.store.next_version(model.tenant, model.name)
-        key = upload_key(model.tenant, model.name, number)
+        form_id = secrets.token_hex(8)  # the form's own key: one upload per version
+        key = upload_key(model.tenant, model.name, number, form=form_id)
         version = ModelVersion(
             tenant=model.tenant,
             name=model.name,
@@ -183,7 +188,7 @@ class CatalogService:
         upload = self.weights.presign(key, self.max_upload_bytes, self.upload_expires)
         form = {**upload, "expires_in": self.upload_expires, "max_bytes": self.max_upload_bytes}
         if model.task == "embedding":  # upload tokenizer.json first to embed texts
-            tokenizer = upload_key(model.tenant, model.name, number, TOKENIZER_FILE)
+            tokenizer = upload_key(model.tenant, model.name, number, TOKENIZER_FILE, form_id)
             form["tokenizer"] = self.weights.presign(
                 tokenizer, MAX_TOKENIZER_BYTES, self.upload_expires
             )

@@ -79,6 +79,8 @@ class ModelVersion:
     deleted: bool = False
     digests: dict[str, str] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
+    upload_etag: str = ""
+    ignored_uploads: int = 0
 
     def digest(self, role: str) -> str:
         """The sha256 of one artifact (``fp32``, ``int8``, ``tokenizer``...)."""
@@ -102,6 +104,7 @@ class ModelVersion:
             "quality": self.quality,
             "latency": self.latency,
             "variants": sorted(self.artifacts),
+            "ignored_uploads": self.ignored_uploads,
         }
 
 
@@ -144,6 +147,11 @@ class CatalogStore(Protocol):
         """All versions of a model, oldest first."""
         ...
 
-    def start_validation(self, tenant: str, name: str, version: int) -> bool:
-        """PENDING_UPLOAD -> VALIDATING, atomically; False if it was not pending (a replay)."""
+    def start_validation(self, tenant: str, name: str, version: int, etag: str = "") -> bool:
+        """PENDING_UPLOAD -> VALIDATING, atomically, noting the upload's ETag; False if it was
+        not pending (a replay, or a later upload)."""
+        ...
+
+    def count_ignored_upload(self, tenant: str, name: str, version: int) -> None:
+        """Count an upload that came after the version had taken its one."""
         ...

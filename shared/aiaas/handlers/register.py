@@ -36,7 +36,8 @@ def make_handler(services: Services) -> Handler:
             if s3.get("bucket", {}).get("name") != bucket:
                 logger.warning("ignoring an event for bucket %s", s3.get("bucket", {}).get("name"))
                 continue
-            outcomes[key] = registrar.register(key)
+            etag = str(s3.get("object", {}).get("eTag", "")).strip('"')
+            outcomes[key] = registrar.register(key, etag)
             logger.info("registration of %s: %s", key, outcomes[key])
         return {"outcomes": outcomes}
 

@@ -62,11 +62,24 @@ class Registrar:
         self.weights = weights
         self.config = config
 
-    def register(self, key: str) -> Outcome:
-        """Register the upload at ``key``; SKIPPED for a replayed or unexpected event."""
+    def register(self, key: str, etag: str = "") -> Outcome:
+        """Register the upload at ``key`` (its ETag ``etag``, from the S3 event).
+
+        SKIPPED for a replayed event, a key the version did not give out, and an upload after
+        the version took its one: that one is counted in the version's ``ignored_uploads``.
+        """
         tenant, name, number = parse_upload_key(key)
-        if not self.store.start_validation(tenant, name, number):
-            logger.info("skip %s: version is not waiting for an upload (replayed event)", key)
+        pending = self.store.get_version(tenant, name, number)
+        if pending is None or (pending.upload_key and pending.upload_key != key):
+            logger.info("skip %s: not the upload this version's form names", key)
+            return "SKIPPED"
+        if not self.store.start_validation(tenant, name, number, etag):
+            current = self.store.get_version(tenant, name, number)
+            if current is not None and etag and current.upload_etag not in ("", etag):
+                logger.warning("%s: a later upload was ignored (a version takes one)", key)
+                self.store.count_ignored_upload(tenant, name, number)
+            else:
+                logger.info("skip %s: version is not waiting for an upload (replayed event)", key)
             return "SKIPPED"
         version = self.store.get_version(tenant, name, number)
         assert version is not None  # start_validation found it

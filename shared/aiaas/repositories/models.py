@@ -120,18 +120,38 @@ class DynamoCatalog:
         return int(answer["Attributes"]["next_version"]["N"])
 
     def put_version(self, version: ModelVersion) -> None:
-        """Store or overwrite a version."""
+        """Store or overwrite a version's record (an update: the upload bookkeeping that
+        `start_validation` and `count_ignored_upload` keep beside it stays)."""
         doc = asdict(version)
         status, reason = doc.pop("status"), doc.pop("reason")
-        item = {
-            "pk": _pk(version.tenant, version.name),
-            "sk": {"S": f"V#{version.version:06d}"},
-            "status": {"S": status},
-            "reason": {"S": reason},
-            "doc": {"S": json.dumps(doc)},
-        }
+        for kept in ("upload_etag", "ignored_uploads"):
+            doc.pop(kept)
         with aws_errors("storing the version"):
-            self.client.put_item(TableName=self.table, Item=item)
+            self.client.update_item(
+                TableName=self.table,
+                Key={
+                    "pk": _pk(version.tenant, version.name),
+                    "sk": {"S": f"V#{version.version:06d}"},
+                },
+                UpdateExpression="SET #s = :s, reason = :r, doc = :d",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":s": {"S": status},
+                    ":r": {"S": reason},
+                    ":d": {"S": json.dumps(doc)},
+                },
+            )
+
+    def count_ignored_upload(self, tenant: str, name: str, version: int) -> None:
+        """One more upload arrived for a version that had taken its one."""
+        with aws_errors("counting an ignored upload"):
+            self.client.update_item(
+                TableName=self.table,
+                Key={"pk": _pk(tenant, name), "sk": {"S": f"V#{version:06d}"}},
+                UpdateExpression="ADD ignored_uploads :one",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":one": {"N": "1"}},
+            )
 
     def get_version(self, tenant: str, name: str, version: int) -> ModelVersion | None:
         """One version."""
@@ -152,19 +172,20 @@ class DynamoCatalog:
         }
         return [_version(item) for item in self._query(params)]
 
-    def start_validation(self, tenant: str, name: str, version: int) -> bool:
-        """The idempotency gate of registration."""
+    def start_validation(self, tenant: str, name: str, version: int, etag: str = "") -> bool:
+        """The idempotency gate of registration; records which upload (ETag) won it."""
         return conditional(
             "starting validation",
             lambda: self.client.update_item(
                 TableName=self.table,
                 Key={"pk": _pk(tenant, name), "sk": {"S": f"V#{version:06d}"}},
-                UpdateExpression="SET #s = :validating",
+                UpdateExpression="SET #s = :validating, upload_etag = :etag",
                 ConditionExpression="#s = :pending",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues={
                     ":validating": {"S": "VALIDATING"},
                     ":pending": {"S": "PENDING_UPLOAD"},
+                    ":etag": {"S": etag},
                 },
             ),
         )
@@ -172,4 +193,12 @@ class DynamoCatalog:
 
 def _version(item: dict[str, Any]) -> ModelVersion:
     doc = json.loads(item["doc"]["S"])
-    return ModelVersion(**doc, status=item["status"]["S"], reason=item["reason"]["S"])
+    doc.pop("upload_etag", None)
+    doc.pop("ignored_uploads", None)
+    return ModelVersion(
+        **doc,
+        status=item["status"]["S"],
+        reason=item["reason"]["S"],
+        upload_etag=item.get("upload_etag", {}).get("S", ""),
+        ignored_uploads=int(item.get("ignored_uploads", {}).get("N", "0")),
+    )

@@ -161,6 +161,9 @@ class VersionPublic(Public):
     quality: dict[str, Any] = Field(description="Quantization checks, by variant")
     latency: dict[str, Any] = Field(description="Measured latency (ms by batch size) and cost")
     variants: list[str] = Field(examples=[["fp32", "int8"]])
+    ignored_uploads: int = Field(
+        default=0, description="Uploads after the registered one (a version takes one)"
+    )
 
 
 class VersionsPublic(Public):
