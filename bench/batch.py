@@ -18,12 +18,11 @@ import os
 import statistics
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
-from common import batch_of, write_json
+from common import batch_of, new_key, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "all-minilm-l6-v2"
@@ -49,16 +48,7 @@ def chunked_rows_per_s(model: Any, texts: list[str], chunk: int = 500) -> float:
 
 def batch_key(http: httpx.Client) -> dict[str, str]:
     """A new account's key with the ``batch`` scope."""
-    email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
-    http.post("/v1/auth/signup", json={"email": email, "password": PASSWORD}).raise_for_status()
-    login = http.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
-    token = login.raise_for_status().json()["access_token"]
-    key = http.post(
-        "/v1/keys",
-        json={"name": "bench", "scopes": ["batch"]},
-        headers={"authorization": f"Bearer {token}"},
-    )
-    return {"x-api-key": key.raise_for_status().json()["key"]}
+    return new_key(http, ["batch"], PASSWORD)
 
 
 def pipeline_run(http: httpx.Client, headers: dict[str, str], data: bytes) -> dict[str, Any]:

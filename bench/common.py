@@ -59,3 +59,19 @@ def paired_median_ms(
         times_a.append((t1 - t0) * 1e3)
         times_b.append((t2 - t1) * 1e3)
     return round(statistics.median(times_a), 3), round(statistics.median(times_b), 3)
+
+
+def new_key(http: Any, scopes: list[str], password: str, **extra: Any) -> dict[str, str]:
+    """Headers with a new account's API key (signup, login, key), for a bench on the stack."""
+    import uuid  # noqa: PLC0415
+
+    email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
+    http.post("/v1/auth/signup", json={"email": email, "password": password}).raise_for_status()
+    login = http.post("/v1/auth/login", json={"email": email, "password": password})
+    token = login.raise_for_status().json()["access_token"]
+    key = http.post(
+        "/v1/keys",
+        json={"name": "bench", "scopes": scopes, **extra},
+        headers={"authorization": f"Bearer {token}"},
+    )
+    return {"x-api-key": key.raise_for_status().json()["key"]}

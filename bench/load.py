@@ -16,12 +16,12 @@ import statistics
 import sys
 import threading
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import httpx
+from common import new_key
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "a long bench passphrase"
@@ -30,16 +30,7 @@ BODY = {"inputs": [[5.1, 3.5, 1.4, 0.2]]}
 
 def predict_key(http: httpx.Client) -> dict[str, str]:
     """A new account's ``predict`` key with a quota the run cannot exhaust."""
-    email = f"load-{uuid.uuid4().hex[:8]}@example.com"
-    http.post("/v1/auth/signup", json={"email": email, "password": PASSWORD}).raise_for_status()
-    login = http.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
-    token = login.raise_for_status().json()["access_token"]
-    key = http.post(
-        "/v1/keys",
-        json={"name": "load", "scopes": ["predict"], "daily_quota": 10_000_000},
-        headers={"authorization": f"Bearer {token}"},
-    )
-    return {"x-api-key": key.raise_for_status().json()["key"]}
+    return new_key(http, ["predict"], PASSWORD, daily_quota=10_000_000)
 
 
 def client_loop(

@@ -95,40 +95,34 @@ class DynamoUsers:
         False (throttled) once ``max_failures`` attempts fell within the window, however
         many Lambdas try at once. A success resets the count (`reset_failed_logins`)."""
         since = {"N": str(now - window)}
+        within = (
+            "ADD failed_logins :one",
+            "attribute_exists(pk) AND first_failed_at > :since AND failed_logins < :max",
+            {":max": {"N": str(max_failures)}},
+        )
+        new_window = (
+            "SET failed_logins = :one, first_failed_at = :now",
+            "attribute_exists(pk) AND "
+            "(attribute_not_exists(first_failed_at) OR first_failed_at <= :since)",
+            {":now": {"N": str(now)}},
+        )
         for _ in range(3):  # a concurrent start of a new window: count in it instead
-            if conditional(
-                "counting a login attempt",
-                lambda: self.client.update_item(
-                    TableName=self.table,
-                    Key=_user_pk(email),
-                    UpdateExpression="ADD failed_logins :one",
-                    ConditionExpression="attribute_exists(pk) AND first_failed_at > :since "
-                    "AND failed_logins < :max",
-                    ExpressionAttributeValues={
-                        ":one": {"N": "1"},
-                        ":since": since,
-                        ":max": {"N": str(max_failures)},
-                    },
-                ),
-            ):
-                return True
-            if conditional(
-                "starting a login window",
-                lambda: self.client.update_item(
-                    TableName=self.table,
-                    Key=_user_pk(email),
-                    UpdateExpression="SET failed_logins = :one, first_failed_at = :now",
-                    ConditionExpression="attribute_exists(pk) AND "
-                    "(attribute_not_exists(first_failed_at) OR first_failed_at <= :since)",
-                    ExpressionAttributeValues={
-                        ":one": {"N": "1"},
-                        ":now": {"N": str(now)},
-                        ":since": since,
-                    },
-                ),
-            ):
-                return True
+            for update, condition, values in (within, new_window):
+                if self._count_if(email, update, condition, {":since": since, **values}):
+                    return True
         return False
+
+    def _count_if(self, email: str, update: str, condition: str, values: dict[str, Any]) -> bool:
+        return conditional(
+            "counting a login attempt",
+            lambda: self.client.update_item(
+                TableName=self.table,
+                Key=_user_pk(email),
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeValues={":one": {"N": "1"}, **values},
+            ),
+        )
 
     def reset_failed_logins(self, email: str) -> None:
         """Forget failures."""
