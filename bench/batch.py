@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import batch_of, new_key, write_json
+from common import batch_of, local_stack, new_key, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "all-minilm-l6-v2"
@@ -77,24 +77,15 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    sys.path.insert(0, str(ROOT / "tools"))
     from aiaas.services import Services  # noqa: PLC0415 - after the environment is set
     from aiaas.settings import Settings  # noqa: PLC0415
-    from aiaas_dev.stack import LocalStack  # noqa: PLC0415
-    from aiaas_dev.template import load_template  # noqa: PLC0415
 
     sentences = json.loads((ROOT / "build" / "testdata" / "sentences.json").read_text())
     texts = batch_of(sentences, args.rows)
     data = b"".join(
         json.dumps({"id": i, "input": text}).encode() + b"\n" for i, text in enumerate(texts)
     )
-    stack = LocalStack(
-        load_template(ROOT / "template.yaml"),
-        port=0,
-        env_overrides={"AIAAS_MODELS_DIR": os.environ["AIAAS_MODELS_DIR"]},
-    )
-    stack.start()
-    try:
+    with local_stack() as stack:
         model = Services(Settings()).layer.get(MODEL)
         runtime_rows_per_s(model, texts[:512])  # warm up
         rounds = []
@@ -117,8 +108,6 @@ def main() -> None:
                         "chunks": run["job"]["counts"],
                     }
                 )
-    finally:
-        stack.stop()
     results = {
         "machine": {"cpus": len(os.sched_getaffinity(0)), "python": sys.version.split()[0]},
         "model": MODEL,

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import statistics
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -75,3 +78,23 @@ def new_key(http: Any, scopes: list[str], password: str, **extra: Any) -> dict[s
         headers={"authorization": f"Bearer {token}"},
     )
     return {"x-api-key": key.raise_for_status().json()["key"]}
+
+
+@contextmanager
+def local_stack() -> Iterator[Any]:
+    """The repository's template on the local stack (moto, every function), on a free port."""
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root / "tools"))
+    from aiaas_dev.stack import LocalStack  # noqa: PLC0415 - the dev tools, after the path
+    from aiaas_dev.template import load_template  # noqa: PLC0415
+
+    stack = LocalStack(
+        load_template(root / "template.yaml"),
+        port=0,
+        env_overrides={"AIAAS_MODELS_DIR": os.environ["AIAAS_MODELS_DIR"]},
+    )
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from common import new_key
+from common import local_stack, new_key
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "a long bench passphrase"
@@ -55,17 +55,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=30.0)
     args = parser.parse_args()
-    sys.path.insert(0, str(ROOT / "tools"))
-    from aiaas_dev.stack import LocalStack  # noqa: PLC0415
-    from aiaas_dev.template import load_template  # noqa: PLC0415
 
-    stack = LocalStack(
-        load_template(ROOT / "template.yaml"),
-        port=0,
-        env_overrides={"AIAAS_MODELS_DIR": os.environ["AIAAS_MODELS_DIR"]},
-    )
-    stack.start()
-    try:
+    with local_stack() as stack:
         with httpx.Client(base_url=stack.base_url, timeout=30) as http:
             headers = predict_key(http)
             http.post("/v1/models/iris-rf/predict", json=BODY, headers=headers)  # warm
@@ -81,8 +72,6 @@ def main() -> None:
         for thread in threads:
             thread.join()
         elapsed = time.monotonic() - started
-    finally:
-        stack.stop()
     outcomes = Counter(outcome for outcome, _ in records)
     latencies = sorted(seconds * 1e3 for _, seconds in records)
     results: dict[str, Any] = {
