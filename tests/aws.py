@@ -17,10 +17,16 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from aiaas.auth.apikeys import ApiKey
+from aiaas.auth.scopes import ALL_SCOPES
+from aiaas.repositories.accounts import DynamoKeys
 from aiaas_dev.aws import provision_resources
 from aiaas_dev.template import load_template
 
 ROOT = Path(__file__).resolve().parents[1]
+# The API key the authorizer context of events/*.json and the handler tests names: an
+# authorized request's key exists (metering refuses a key deleted since), so moto has it.
+EVENT_KEY = ("abcdefghijklmnop", "tnt_0123456789abcdef", "usr_0123456789abcdef")
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,14 @@ class AwsResources:
 
     def client(self, service: str) -> Any:
         return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1")
+
+    def put_key(
+        self, key_id: str, tenant: str = EVENT_KEY[1], principal: str = EVENT_KEY[2]
+    ) -> None:
+        """Store an API key record (a digest no secret matches): for tests that invoke a
+        function with an authorizer context naming it, as if the authorizer had let it in."""
+        key = ApiKey(key_id, tenant, principal, "test", ALL_SCOPES, "0" * 64, created_at=0)
+        DynamoKeys(self.client("dynamodb"), self.accounts_table).put(key)
 
 
 @pytest.fixture(scope="session")
@@ -100,4 +114,5 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> AwsResources:
         "AIAAS_BATCH_QUEUE_URL": res.batch_queue_url,
     }.items():
         monkeypatch.setenv(key, value)
+    res.put_key(EVENT_KEY[0])
     return res

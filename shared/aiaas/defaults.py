@@ -9,6 +9,7 @@ from __future__ import annotations
 LOG_LEVEL = "INFO"
 AUTH_CACHE_SECONDS = 30.0  # how long a key record is reused: the revocation delay
 AUTH_CACHE_MAX_SECONDS = 60.0
+TOKEN_MAX_TTL_SECONDS = 86_400  # the longest a login token may live (AIAAS_TOKEN_TTL_SECONDS)
 CATALOG_CACHE_SECONDS = 30.0  # how long a warm function reuses a catalog record
 CATALOG_CACHE_MAX_SECONDS = 300.0
 

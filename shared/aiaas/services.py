@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from aiaas.batch.records import BatchJob
     from aiaas.batch.store import DynamoJobs
     from aiaas.domain.accounts import AccountService
+    from aiaas.domain.erasure import AccountEraser
     from aiaas.domain.keys import KeyService
     from aiaas.repositories.secrets import SecretReader
     from aiaas.serving.gpu import GpuBackend
@@ -135,6 +136,26 @@ class Services:
             token_ttl=s.token_ttl_seconds,
             max_failures=s.login_max_failures,
             failure_window=s.login_window_seconds,
+        )
+
+    @cached_property
+    def eraser(self) -> AccountEraser:
+        """Deleting an account: every table and bucket that holds the tenant's data."""
+        from aiaas.batch.erasure import JobEraser  # noqa: PLC0415
+        from aiaas.domain.erasure import AccountEraser  # noqa: PLC0415
+        from aiaas.repositories.accounts import DynamoKeys, DynamoUsers  # noqa: PLC0415
+
+        s = self.settings
+        s.require("accounts_table", "usage_table", "models_table", "weights_bucket")
+        dynamodb = self.client("dynamodb")
+        return AccountEraser(
+            self.accounts,
+            users=DynamoUsers(dynamodb, str(s.accounts_table)),
+            keys=DynamoKeys(dynamodb, str(s.accounts_table)),
+            models=DynamoCatalog(dynamodb, str(s.models_table)),
+            weights=S3Weights(self.client("s3"), str(s.weights_bucket)),
+            jobs=JobEraser(self.job_store, self.batch_files),
+            usage=DynamoUsage(dynamodb, str(s.usage_table)),  # boto3: BatchWriteItem
         )
 
     @cached_property
@@ -284,8 +305,8 @@ def built(settings: Settings, *members: str) -> Services:
 
 
 def auth_services(settings: Settings) -> Services:
-    """AuthFunction: accounts, keys, usage."""
-    return built(settings, "accounts", "keys", "usage")
+    """AuthFunction: accounts, keys, usage, and deleting an account."""
+    return built(settings, "accounts", "keys", "usage", "eraser")
 
 
 def catalog_services(settings: Settings) -> Services:

@@ -102,7 +102,7 @@ class Settings(BaseModel):
     usage_table: str | None = None
     jwt_secret_arn: str | None = None
     daily_quota: int = Field(default=10_000, ge=1)
-    token_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
+    token_ttl_seconds: int = Field(default=900, ge=60, le=defaults.TOKEN_MAX_TTL_SECONDS)
     login_max_failures: int = Field(default=5, ge=1)
     login_window_seconds: int = Field(default=900, ge=1)
     auth_cache_seconds: float = Field(

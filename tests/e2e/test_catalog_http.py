@@ -3,8 +3,6 @@ OpenAI client lists models and Triton's Open Inference Protocol client reads met
 
 from __future__ import annotations
 
-import time
-from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
@@ -14,13 +12,13 @@ import openai as openai_errors
 import pytest
 import tritonclient.http as triton
 from openai import OpenAI
-from skl2onnx import to_onnx
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from tests.e2e.accounts import new_account
+from tests.e2e.models import breast_cancer_onnx, register, wait_for_status
 
 pytestmark = pytest.mark.e2e
 
@@ -29,32 +27,6 @@ pytestmark = pytest.mark.e2e
 def client(local_stack: str) -> httpx.Client:
     with httpx.Client(base_url=local_stack, timeout=30) as client:
         yield client
-
-
-def breast_cancer_onnx(c: float = 1.0) -> bytes:
-    """What a user would upload: a fresh scikit-learn pipeline, exported with skl2onnx."""
-    x, y = load_breast_cancer(return_X_y=True)
-    pipeline = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=500)).fit(x, y)
-    model = to_onnx(
-        pipeline,
-        x[:1].astype("float32"),
-        options={"zipmap": False},
-        target_opset={"": 17, "ai.onnx.ml": 3},
-    )
-    return model.SerializeToString()
-
-
-def wait_for_status(client: httpx.Client, headers: dict, name: str, version: int) -> dict:
-    """Poll the version until registration ends (the S3 event is asynchronous)."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        body: dict[str, Any] = client.get(
-            f"/v1/models/{name}/versions/{version}", headers=headers
-        ).json()
-        if body["status"] in ("READY", "FAILED"):
-            return body
-        time.sleep(0.2)
-    raise AssertionError(f"{name} v{version} still {body['status']} after 60 s")
 
 
 def test_a_user_registers_a_fresh_model_and_only_their_tenant_sees_it(
@@ -130,20 +102,6 @@ def test_openai_client_embeds_with_base64_and_float(client: httpx.Client, local_
         openai.embeddings.create(model="no-such-model", input="hi")
     with pytest.raises(openai_errors.BadRequestError):
         openai.embeddings.create(model="iris-rf", input="hi")
-
-
-def register(client: httpx.Client, headers: dict, name: str, data: bytes) -> dict:
-    """Create a model, upload a version by presigned POST, wait until registration ends."""
-    assert (
-        client.post(
-            "/v1/models", headers=headers, json={"name": name, "task": "tabular-classification"}
-        ).status_code
-        == 201
-    )
-    version = client.post(f"/v1/models/{name}/versions", headers=headers).json()
-    form = version["upload"]
-    httpx.post(form["url"], data=form["fields"], files={"file": ("model.onnx", data)})
-    return wait_for_status(client, headers, name, version["version"])
 
 
 def test_a_registered_model_is_served_from_its_s3_weights(

@@ -44,6 +44,8 @@ class CountingClient:
 
 @pytest.fixture
 def services(aws: AwsResources, models_dir: Path, tmp_path: Path) -> Services:
+    for caller in (ALICE, BOB):  # their keys exist, as the authorizer saw them
+        aws.put_key(caller.key_id, caller.tenant, caller.principal_id)
     return Services(Settings(models_dir=models_dir, weights_cache_dir=tmp_path / "weights"))
 
 
@@ -190,6 +192,8 @@ def test_a_built_in_the_layer_does_not_carry_is_served_from_s3(
 ) -> None:
     # Given a deployment whose models layer carries MiniLM and the digits CNN only
     from aiaas.registration.seed import not_in_layer, seed_s3_builtins  # noqa: PLC0415
+
+    aws.put_key(BOB.key_id, BOB.tenant, BOB.principal_id)
 
     settings = Settings(
         models_dir=models_dir,

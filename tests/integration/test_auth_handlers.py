@@ -204,10 +204,11 @@ def test_without_authorizer_context_guarded_routes_are_401(auth_handler: Handler
 
 
 def test_tenants_cannot_see_each_others_keys_or_usage(
-    auth_handler: Handler, predict_handler: Handler
+    auth_handler: Handler, predict_handler: Handler, aws: AwsResources
 ) -> None:
     a = {**CALLER, "tenant": "tnt_aaaaaaaaaaaaaaaa", "key_id": "aaaaaaaaaaaaaaaa"}
     b = {**CALLER, "tenant": "tnt_bbbbbbbbbbbbbbbb", "key_id": "bbbbbbbbbbbbbbbb"}
+    aws.put_key(a["key_id"], a["tenant"])  # b makes no metered call
     # tenant a has counted usage, so an empty report for b means something
     predicted = predict_handler(
         http_event("POST", "/v1/models/iris-rf/predict", "POST /v1/models/{name}/predict",
@@ -240,9 +241,10 @@ def test_tenants_cannot_see_each_others_keys_or_usage(
 
 
 def test_quota_and_usage_through_the_handlers(
-    auth_handler: Handler, predict_handler: Handler
+    auth_handler: Handler, predict_handler: Handler, aws: AwsResources
 ) -> None:
     caller = {**CALLER, "key_id": "qqqqqqqqqqqqqqqq", "daily_quota": 2}
+    aws.put_key(caller["key_id"])
     statuses, retry = [], None
     for _ in range(3):
         response = predict_handler(

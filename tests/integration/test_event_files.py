@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 
-from aiaas.auth.apikeys import ApiKey
+from aiaas.auth.passwords import hash_password
 from aiaas.auth.principal import Principal
 from aiaas.auth.scopes import ALL_SCOPES
 from aiaas.batch.records import BatchJob
+from aiaas.domain.records import User
+from aiaas.repositories.accounts import DynamoUsers
 from aiaas.services import Services
 from aiaas.settings import Settings
 from aiaas_dev.cfn import load_yaml
@@ -43,7 +45,8 @@ HTTP_EVENTS = sorted(
 TENANT = "tnt_0123456789abcdef"  # the authorizer context every guarded event carries
 # The status each event gets once the resource it names exists (see `given`).
 STATUSES = {
-    "auth-login.json": 200, "auth-signup.json": 201, "batch-cancel-job.json": 200,
+    "account-delete.json": 200, "auth-login.json": 200, "auth-signup.json": 201,
+    "batch-cancel-job.json": 200,
     "batch-create-job.json": 201, "batch-get-job.json": 200, "batch-list-jobs.json": 200,
     "catalog-create-model.json": 201, "catalog-create-version.json": 201,
     "catalog-delete-model.json": 204, "catalog-delete-version.json": 204,
@@ -70,10 +73,8 @@ def given(name: str, event: dict[str, Any]) -> None:
         services.catalog.create(owner, name="wine-lr", task="tabular-classification",
                                 description="", visibility="private", runtime="cpu")  # fmt: skip
         services.catalog.new_version(owner, "wine-lr")
-    if name == "keys-revoke.json":
-        key = ApiKey(event["pathParameters"]["key_id"], TENANT, owner.principal_id, "ci",
-                     ALL_SCOPES, "0" * 64, created_at=0)  # fmt: skip
-        services.keys.keys.put(key)
+    if name == "keys-revoke.json":  # the caller's own key (tests.aws.EVENT_KEY) exists
+        assert services.keys.keys.get(event["pathParameters"]["key_id"]) is not None
     if name.startswith("batch-") and "job_id" in (event.get("pathParameters") or {}):
         job_id = event["pathParameters"]["job_id"]
         services.job_store.create(BatchJob(
@@ -83,6 +84,11 @@ def given(name: str, event: dict[str, Any]) -> None:
     if name == "auth-login.json":
         body = json.loads(event["body"])
         services.accounts.signup(body["email"], body["password"])
+    if name == "account-delete.json":  # the user the event's login-token context names
+        body = json.loads(event["body"])
+        user = User(owner.principal_id, TENANT, body["email"], hash_password(body["password"]),
+                    ALL_SCOPES, "user", created_at=0)  # fmt: skip
+        DynamoUsers(services.client("dynamodb"), str(services.settings.accounts_table)).create(user)
 
 
 def test_every_http_event_has_its_status() -> None:

@@ -112,8 +112,11 @@ def test_oip_embeddings_are_the_native_routes_in_the_same_order(predict: ModuleT
 
 
 @pytest.mark.parametrize("route", ["native", "oip", "openai"])
-def test_every_inference_route_is_metered_and_under_quota(predict: ModuleType, route: str) -> None:
+def test_every_inference_route_is_metered_and_under_quota(
+    predict: ModuleType, aws: AwsResources, route: str
+) -> None:
     caller = {**CALLER, "key_id": f"quota{route}".ljust(16, "x"), "daily_quota": 2}
+    aws.put_key(caller["key_id"])
     call = {"native": lambda: native(predict, MINILM, ["hi"], caller),
             "oip": lambda: oip(predict, ["hi"], caller),
             "openai": lambda: openai(predict, ["hi"], caller)}[route]  # fmt: skip

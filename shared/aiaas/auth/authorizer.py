@@ -24,6 +24,17 @@ class KeyLookup(Protocol):
         ...
 
 
+ERASURE_ROUTE = "DELETE /v1/account"
+
+
+class TenantCheck(Protocol):
+    """Whether a tenant deleted its account (the repository's ``tenant_deleted``)."""
+
+    def tenant_deleted(self, tenant: str) -> bool:
+        """True once the tenant is gone."""
+        ...
+
+
 def credential_from(headers: Mapping[str, str]) -> str:
     """``Authorization: Bearer <credential>`` or ``x-api-key: <key>`` (names lower-cased)."""
     authorization = headers.get("authorization", "").strip()
@@ -39,9 +50,11 @@ def credential_from(headers: Mapping[str, str]) -> str:
 
 
 class Authorizer:
-    """Authenticates a request; key records are cached for ``cache_seconds``.
+    """Authenticates a request; key records (and whether a tenant deleted its account) are
+    cached for ``cache_seconds``.
 
-    The cache bounds how long a revoked key keeps working in a warm authorizer.
+    The cache bounds how long a revoked key, or any credential of a deleted account (a login
+    token stays valid until it expires), keeps working in a warm authorizer.
     """
 
     def __init__(
@@ -51,17 +64,32 @@ class Authorizer:
         *,
         cache_seconds: float = 30.0,
         clock: Callable[[], float] = time.time,
+        tenants: TenantCheck | None = None,
     ) -> None:
         self.keys = keys
+        self.tenants = tenants
+        self._deleted: dict[str, tuple[float, bool]] = {}
         self.signing_key = signing_key
         self.cache_seconds = cache_seconds
         self.clock = clock
         self._cache: dict[str, tuple[float, ApiKey | None]] = {}
         self._lock = threading.Lock()
 
-    def authenticate(self, headers: Mapping[str, str]) -> Principal:
-        """The caller, or Unauthorized with the reason."""
+    def authenticate(self, headers: Mapping[str, str], route: str = "") -> Principal:
+        """The caller, or Unauthorized with the reason. A deleted account's credentials are
+        refused, except a login token on ``DELETE /v1/account`` (``route``, API Gateway's
+        route key), so that a deletion which failed halfway can be finished."""
         credential = credential_from(headers)
+        principal = self._principal(credential)
+        if (
+            self.tenants is not None
+            and not (route == ERASURE_ROUTE and principal.kind == "user")
+            and self._tenant_deleted(principal.tenant)
+        ):
+            raise Unauthorized("this account was deleted")
+        return principal
+
+    def _principal(self, credential: str) -> Principal:
         if looks_like_jwt(credential):
             return verify_token(self.signing_key(), credential)
         key_id, secret = parse_key(credential)
@@ -81,6 +109,20 @@ class Authorizer:
             daily_quota=record.daily_quota,
             expires_at=record.expires_at or 0,
         )
+
+    def _tenant_deleted(self, tenant: str) -> bool:
+        assert self.tenants is not None
+        now = self.clock()
+        with self._lock:
+            cached = self._deleted.get(tenant)
+        if cached is not None and (cached[1] or now - cached[0] < self.cache_seconds):
+            return cached[1]  # a deletion is for good
+        deleted = self.tenants.tenant_deleted(tenant)
+        with self._lock:
+            if len(self._deleted) > 10_000:
+                self._deleted.clear()
+            self._deleted[tenant] = (now, deleted)
+        return deleted
 
     def _lookup(self, key_id: str) -> ApiKey | None:
         now = self.clock()  # the injected clock: the revocation delay is testable

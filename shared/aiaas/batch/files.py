@@ -9,7 +9,7 @@ from typing import Any
 from aiaas.aws.lite import error_code
 from aiaas.batch.inputs import stream_lines
 from aiaas.repositories.dynamo import aws_errors
-from aiaas.repositories.s3 import presigned_post
+from aiaas.repositories.s3 import delete_prefix, presigned_post
 
 JSONL = "application/jsonl"
 MISSING = ("404", "NoSuchKey")  # HeadObject's code for a missing key, GetObject's
@@ -26,6 +26,19 @@ class S3BatchFiles:
     def presign_upload(self, key: str, max_bytes: int, expires: int) -> dict[str, Any]:
         """A presigned POST for an input file (at most ``max_bytes``, encrypted at rest)."""
         return presigned_post(self.client, self.bucket, key, max_bytes, expires)
+
+    def erase(self, keys: Iterable[str], prefixes: Iterable[str]) -> int:
+        """Delete objects and everything under ``prefixes`` (every version); how many."""
+        return sum(delete_prefix(self.client, self.bucket, p) for p in prefixes) + sum(
+            self._delete_key(key) for key in keys
+        )
+
+    def _delete_key(self, key: str) -> int:
+        if self.head(key) is None:
+            return 0
+        with aws_errors("deleting a batch file"):
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+        return 1
 
     def presign_download(self, key: str, expires: int) -> str:
         """A presigned GET of an output."""

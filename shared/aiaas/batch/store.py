@@ -19,7 +19,15 @@ from typing import Any
 
 from aiaas.aws.lite import error_code
 from aiaas.batch.records import BatchJob
-from aiaas.repositories.dynamo import aws_errors, conditional, from_item, to_item
+from aiaas.repositories.dynamo import (
+    aws_errors,
+    conditional,
+    delete_items,
+    from_item,
+    partition,
+    query_all,
+    to_item,
+)
 
 CANCELLED_TX = "TransactionCanceledException"
 
@@ -85,6 +93,21 @@ class DynamoJobs:
         last = answer.get("LastEvaluatedKey")
         cursor = base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None
         return [_job(item) for item in answer.get("Items", [])], cursor
+
+    def all_for_tenant(self, tenant: str) -> list[BatchJob]:
+        """Every job of the tenant, every page."""
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :t",
+            "ExpressionAttributeValues": {":t": {"S": f"TENANT#{tenant}"}},
+        }
+        return [_job(item) for item in query_all(self.client, "listing jobs", params)]
+
+    def delete(self, job_id: str) -> int:
+        """Delete a job and its chunk records; how many items that was."""
+        keys = partition(self.client, self.table, f"JOB#{job_id}", "listing a job's records")
+        return delete_items(self.client, self.table, keys, "deleting a job")
 
     def transition(self, job_id: str, allowed: Iterable[str], changes: dict[str, Any]) -> bool:
         """Set ``changes`` if the job's status is one of ``allowed``; False otherwise."""

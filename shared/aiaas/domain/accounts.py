@@ -8,10 +8,11 @@ from collections.abc import Callable
 
 from aiaas.auth.passwords import DUMMY_HASH, MAX_LENGTH, MIN_LENGTH, hash_password
 from aiaas.auth.passwords import verify_password as check_password
+from aiaas.auth.principal import Principal
 from aiaas.auth.scopes import ALL_SCOPES
 from aiaas.auth.tokens import IssuedToken, issue_token
 from aiaas.domain.records import User, UserStore
-from aiaas.errors import InvalidInput, Throttled, Unauthorized
+from aiaas.errors import Forbidden, InvalidInput, Throttled, Unauthorized
 
 Clock = Callable[[], float]
 
@@ -61,6 +62,24 @@ class AccountService:
 
     def login(self, email: str, password: str) -> IssuedToken:
         """A token for the right password; 401 otherwise, 429 after repeated failures."""
+        user = self._verified(email, password)
+        return issue_token(
+            self.signing_key(), user_id=user.user_id, tenant=user.tenant, scopes=user.scopes,
+            ttl=self.token_ttl,
+        )  # fmt: skip
+
+    def confirm(self, caller: Principal, email: str, password: str) -> User:
+        """The caller's own user, for an action that wants the password again (deleting the
+        account): a login token (not an API key) and the right email and password, under the
+        same lockout as login."""
+        if caller.kind != "user":
+            raise Forbidden("this needs a login token, not an API key", param="authorization")
+        user = self._verified(email, password)
+        if user.user_id != caller.principal_id or user.tenant != caller.tenant:
+            raise Forbidden("these credentials are not the caller's", param="email")
+        return user
+
+    def _verified(self, email: str, password: str) -> User:
         email, now = normalize_email(email), int(self.clock())
         user = self.users.get_by_email(email)
         if user is None:
@@ -74,10 +93,7 @@ class AccountService:
         if not check_password(user.password_hash, password):
             raise Unauthorized("invalid email or password")
         self.users.reset_failed_logins(email)
-        return issue_token(
-            self.signing_key(), user_id=user.user_id, tenant=user.tenant, scopes=user.scopes,
-            ttl=self.token_ttl,
-        )  # fmt: skip
+        return user
 
     def _refuse_if_throttled(self, user: User, now: int) -> None:
         elapsed = now - user.first_failed_at

@@ -35,10 +35,12 @@ def authorizer_from(env: Mapping[str, str]) -> Authorizer:
     if missing:
         raise RuntimeError(f"missing configuration: {', '.join(missing)}")
     logging.getLogger().setLevel(env.get("AIAAS_LOG_LEVEL", defaults.LOG_LEVEL))
+    keys = DynamoKeys(LiteClient("dynamodb"), env["AIAAS_ACCOUNTS_TABLE"])
     return Authorizer(
-        DynamoKeys(LiteClient("dynamodb"), env["AIAAS_ACCOUNTS_TABLE"]),
+        keys,
         SecretReader(LiteClient("secretsmanager"), env["AIAAS_JWT_SECRET_ARN"]),
         cache_seconds=defaults.auth_cache_seconds(env.get("AIAAS_AUTH_CACHE_SECONDS")),
+        tenants=keys,
     )
 
 
@@ -53,7 +55,7 @@ def make_handler(authorizer: Authorizer) -> Handler:
         set_deadline(context)
         headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
         try:
-            principal = authorizer.authenticate(headers)
+            principal = authorizer.authenticate(headers, str(event.get("routeKey") or ""))
         except Unauthorized as exc:
             logger.info("deny %s: %s", event.get("routeKey"), exc.message)
             return {"isAuthorized": False}

@@ -6,9 +6,13 @@ Key design (AccountsTable):
 |---|---|---|---|---|
 | user | ``USER#<email>`` | ``USER`` | | |
 | API key | ``KEY#<key id>`` | ``KEY`` | ``TENANT#<tenant>`` | ``KEY#<created>#<key id>`` |
+| deleted tenant | ``TENANT#<tenant>`` | ``DELETED`` | | |
 
 Users are found by email (login), keys by id (the authorizer: one GetItem) and listed per
-tenant through gsi1. Signup's uniqueness is a conditional put on the user's pk.
+tenant through gsi1. Signup's uniqueness is a conditional put on the user's pk. A deleted
+tenant leaves only a tombstone (its id, no personal data) that expires through TTL once no
+login token issued before the deletion can still be valid; the authorizer refuses its
+credentials by it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from aiaas.repositories.dynamo import (
     CONDITION_FAILED,
     aws_errors,
     conditional,
+    delete_items,
     from_item,
     query_all,
     to_item,
@@ -35,6 +40,10 @@ def _user_pk(email: str) -> dict[str, Any]:
 
 def _key_pk(key_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"KEY#{key_id}"}, "sk": {"S": "KEY"}}
+
+
+def _tombstone_pk(tenant: str) -> dict[str, Any]:
+    return {"pk": {"S": f"TENANT#{tenant}"}, "sk": {"S": "DELETED"}}
 
 
 class DynamoUsers:
@@ -124,6 +133,20 @@ class DynamoUsers:
             ),
         )
 
+    def mark_tenant_deleted(self, tenant: str, now: int, expires_at: int) -> None:
+        """Leave the tenant's tombstone (see the module)."""
+        item = {**_tombstone_pk(tenant), **to_item({"deleted_at": now, "ttl": expires_at})}
+        with aws_errors("marking the tenant deleted"):
+            self.client.put_item(TableName=self.table, Item=item)
+
+    def delete(self, email: str) -> bool:
+        """Remove the user; False if there was none."""
+        with aws_errors("deleting the user"):
+            answer = self.client.delete_item(
+                TableName=self.table, Key=_user_pk(email), ReturnValues="ALL_OLD"
+            )
+        return "Attributes" in answer
+
     def reset_failed_logins(self, email: str) -> None:
         """Forget failures."""
         with aws_errors("resetting failed logins"):
@@ -171,6 +194,12 @@ class DynamoKeys:
             answer = self.client.get_item(TableName=self.table, Key=_key_pk(key_id))
         return _key(from_item(answer["Item"])) if "Item" in answer else None
 
+    def tenant_deleted(self, tenant: str) -> bool:
+        """Whether the tenant deleted its account (its tombstone is there)."""
+        with aws_errors("reading the tenant's status"):
+            answer = self.client.get_item(TableName=self.table, Key=_tombstone_pk(tenant))
+        return "Item" in answer
+
     def list_for_tenant(self, tenant: str) -> list[ApiKey]:
         """Query gsi1 for the tenant, newest first."""
         params: dict[str, Any] = {
@@ -181,6 +210,12 @@ class DynamoKeys:
             "ExpressionAttributeValues": {":t": {"S": f"TENANT#{tenant}"}},
         }
         return [_key(from_item(item)) for item in query_all(self.client, "listing keys", params)]
+
+    def delete_for_tenant(self, tenant: str) -> list[str]:
+        """Delete every key of the tenant (the authorizer then finds none: 401); their ids."""
+        ids = [key.key_id for key in self.list_for_tenant(tenant)]
+        delete_items(self.client, self.table, [_key_pk(i) for i in ids], "deleting keys")
+        return ids
 
     def revoke(self, tenant: str, key_id: str, now: int) -> bool:
         """Conditional on the tenant: another tenant's key id behaves as unknown."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -83,3 +84,41 @@ def query_all(client: Any, what: str, params: dict[str, Any]) -> list[dict[str, 
         if "LastEvaluatedKey" not in page:
             return items
         params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+BATCH_WRITE_MAX = 25  # BatchWriteItem's limit per call
+
+
+def delete_items(client: Any, table: str, keys: list[Item], what: str, attempts: int = 8) -> int:
+    """Delete items by key in BatchWriteItem calls, retrying what DynamoDB leaves unprocessed
+    (throttling) with backoff; Unavailable if some are still left after ``attempts``."""
+    for start in range(0, len(keys), BATCH_WRITE_MAX):
+        pending: list[dict[str, Any]] = [
+            {"DeleteRequest": {"Key": key}} for key in keys[start : start + BATCH_WRITE_MAX]
+        ]
+        for attempt in range(attempts):
+            with aws_errors(what):
+                answer = client.batch_write_item(RequestItems={table: pending})
+            pending = answer.get("UnprocessedItems", {}).get(table, [])
+            if not pending:
+                break
+            time.sleep(min(2.0, 0.05 * 2**attempt))
+        else:
+            raise Unavailable(f"{what} failed: {len(pending)} items left unprocessed")
+    return len(keys)
+
+
+def primary_key(item: Item) -> Item:
+    """An item's ``pk`` and ``sk`` (every table here has that key schema)."""
+    return {"pk": item["pk"], "sk": item["sk"]}
+
+
+def partition(client: Any, table: str, pk: str, what: str) -> list[Item]:
+    """The keys of every item in one partition."""
+    params: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": pk}},
+        "ProjectionExpression": "pk, sk",
+    }
+    return [primary_key(item) for item in query_all(client, what, params)]

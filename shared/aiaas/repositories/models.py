@@ -22,7 +22,14 @@ from typing import Any
 from aiaas.aws.lite import error_code
 from aiaas.domain.catalog_records import CatalogModel, ModelVersion
 from aiaas.errors import Conflict
-from aiaas.repositories.dynamo import CONDITION_FAILED, aws_errors, conditional, query_all
+from aiaas.repositories.dynamo import (
+    CONDITION_FAILED,
+    aws_errors,
+    conditional,
+    delete_items,
+    partition,
+    query_all,
+)
 
 
 def _pk(tenant: str, name: str) -> dict[str, Any]:
@@ -93,6 +100,18 @@ class DynamoCatalog:
     def tenant_models(self, tenant: str) -> list[CatalogModel]:
         """The tenant's private models (its public ones are in ``public_models``)."""
         return self._by_owner(f"OWNER#{tenant}")
+
+    def erase_tenant(self, tenant: str) -> tuple[int, int]:
+        """Delete the tenant's private models with all their versions, deleted ones included
+        (its public models stay: other tenants use them). Returns (models, versions)."""
+        models = versions = 0
+        for model in self.tenant_models(tenant):
+            pk = _pk(tenant, model.name)["S"]
+            keys = partition(self.client, self.table, pk, "listing a model")
+            delete_items(self.client, self.table, keys, "deleting a model")
+            models += 1
+            versions += sum(1 for key in keys if key["sk"]["S"].startswith("V#"))
+        return models, versions
 
     def _by_owner(self, owner: str) -> list[CatalogModel]:
         params: dict[str, Any] = {

@@ -20,8 +20,8 @@ from typing import Any
 
 from aiaas.aws.lite import error_code
 from aiaas.domain.records import UsageRow
-from aiaas.errors import QuotaExceeded
-from aiaas.repositories.dynamo import aws_errors, from_item, query_all
+from aiaas.errors import QuotaExceeded, Unauthorized
+from aiaas.repositories.dynamo import aws_errors, delete_items, from_item, partition, query_all
 
 DAY = 86_400
 COUNTER_TTL = 2 * DAY
@@ -79,7 +79,11 @@ class DynamoUsage:
             with aws_errors("metering the request", "TransactionCanceledException"):
                 self.client.transact_write_items(TransactItems=items)
         except Exception as exc:
-            if error_code(exc) != "TransactionCanceledException" or not _quota_refused(exc):
+            if error_code(exc) != "TransactionCanceledException":
+                raise
+            if _refused_by(exc, 2):
+                raise Unauthorized("this API key no longer exists") from exc
+            if not _refused_by(exc, 0):
                 raise
             raise QuotaExceeded(
                 f"daily quota of {limit} requests reached for this credential",
@@ -109,6 +113,14 @@ class DynamoUsage:
                 },
             )
 
+    def erase(self, tenant: str, meters: list[str]) -> int:
+        """Delete the tenant's usage meters and the quota counters of ``meters`` (its keys and
+        users). Needs a client with BatchWriteItem (boto3). Returns rows deleted."""
+        keys = partition(self.client, self.table, f"TENANT#{tenant}", "listing usage")
+        for meter in meters:
+            keys += partition(self.client, self.table, f"METER#{meter}", "listing quota counters")
+        return delete_items(self.client, self.table, keys, "deleting usage")
+
     def query(self, tenant: str, start: str, end: str) -> list[UsageRow]:
         """The tenant's meters for days ``start``..``end`` inclusive."""
         params: dict[str, Any] = {
@@ -129,6 +141,8 @@ def _last_used(table: str, key_id: str, now: int) -> dict[str, Any]:
         "TableName": table,
         "Key": {"pk": {"S": f"KEY#{key_id}"}, "sk": {"S": "KEY"}},
         "UpdateExpression": "SET last_used_at = :now",
+        # a key deleted with its account (within the authorizer's cache TTL) is not recreated
+        "ConditionExpression": "attribute_exists(pk)",
         "ExpressionAttributeValues": {":now": {"N": str(now)}},
     }
 
@@ -139,6 +153,8 @@ def _used(values: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in values.items() if name in text}
 
 
-def _quota_refused(exc: BaseException) -> bool:
+def _refused_by(exc: BaseException, index: int) -> bool:
+    """Whether the transaction's item ``index`` failed its condition (0: the quota counter,
+    2: the key's last use)."""
     reasons = getattr(exc, "response", {}).get("CancellationReasons") or []
-    return bool(reasons) and reasons[0].get("Code") == "ConditionalCheckFailed"
+    return len(reasons) > index and reasons[index].get("Code") == "ConditionalCheckFailed"

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiaas.aws.lite import error_code
 from aiaas.repositories.dynamo import aws_errors
-from aiaas.repositories.s3 import presigned_post
+from aiaas.repositories.s3 import delete_prefix, presigned_post
 
 DELETED_TAG = "aiaas-deleted"  # template.yaml's lifecycle rule expires tagged objects
 
@@ -62,6 +62,14 @@ class S3Weights:
         key = uri.removeprefix(f"s3://{self.bucket}/")
         with aws_errors("downloading model weights"):
             self.client.download_file(self.bucket, key, str(destination))
+
+    def erase_tenant(self, tenant: str) -> int:
+        """Delete the tenant's registered artifacts and uploads, every stored version of them
+        (a deleted account's weights do not wait for the lifecycle rule). Returns objects."""
+        return sum(
+            delete_prefix(self.client, self.bucket, prefix)
+            for prefix in (f"{tenant}/", f"uploads/{tenant}/")
+        )
 
     def mark_deleted(self, uri: str) -> None:
         """Tag an artifact so the bucket's lifecycle rule expires it after the retention period."""

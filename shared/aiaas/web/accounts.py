@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from aiaas.domain.accounts import AccountService
+from aiaas.domain.erasure import AccountEraser
 from aiaas.domain.keys import KeyService
 from aiaas.web.deps import services_of
 
@@ -25,5 +26,11 @@ async def get_key_service(request: Request) -> KeyService:
     return services_of(request).keys
 
 
+async def get_eraser(request: Request) -> AccountEraser:
+    """Deleting an account."""
+    return services_of(request).eraser
+
+
 AccountServiceDep = Annotated[AccountService, Depends(get_account_service)]
 KeyServiceDep = Annotated[KeyService, Depends(get_key_service)]
+EraserDep = Annotated[AccountEraser, Depends(get_eraser)]

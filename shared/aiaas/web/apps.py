@@ -39,9 +39,10 @@ def create_predict_app(services: Services) -> FastAPI:
 
 def create_auth_app(services: Services) -> FastAPI:
     """The AuthFunction app: signup, login, keys, usage, health."""
-    from aiaas.web.routes import auth, health, keys, usage  # noqa: PLC0415
+    from aiaas.web.routes import account, auth, health, keys, usage  # noqa: PLC0415
 
-    return _app(services, "aiaas accounts", health.router, auth.router, keys.router, usage.router)
+    routers = (health.router, auth.router, keys.router, usage.router, account.router)
+    return _app(services, "aiaas accounts", *routers)
 
 
 def create_catalog_app(services: Services) -> FastAPI:
