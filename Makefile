@@ -59,7 +59,7 @@ run: $(VENV)/.stamp $(MODELS)/.stamp ## serve the whole API on http://127.0.0.1:
 	@echo "  curl -s \$$B/v1/models/iris-rf/predict -H \"x-api-key: \$$KEY\" -d '{\"inputs\": [[5.1, 3.5, 1.4, 0.2]]}'"
 	@echo
 	$(PY) -m aiaas_dev serve --port $(PORT) --gpu-app --env AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) \
-		--example-param name=all-minilm-l6-v2
+		--example-param name=all-minilm-l6-v2 $(if $(STATE),--state $(STATE))
 
 lint: $(VENV)/.stamp ## ruff, mypy (strict) and the import contracts
 	$(VENV)/bin/ruff check .

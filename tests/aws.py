@@ -15,12 +15,11 @@ from urllib.request import Request, urlopen
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from aiaas.auth.apikeys import ApiKey
 from aiaas.auth.scopes import ALL_SCOPES
 from aiaas.repositories.accounts import DynamoKeys
-from aiaas_dev.aws import provision_resources
+from aiaas_dev.aws import guarded_moto_server, provision_resources
 from aiaas_dev.template import load_template
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +57,7 @@ class AwsResources:
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = guarded_moto_server("127.0.0.1")  # presigned POST policies checked, as S3 does
     server.start()
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"

@@ -180,3 +180,33 @@ def test_a_gpu_model_without_a_gpu_backend_is_503(client: httpx.Client) -> None:
     )
     assert response.status_code == 503
     assert "GPU backend not configured" in response.json()["error"]["message"]
+
+
+def test_a_tenant_cannot_write_over_another_tenants_pending_upload(client: httpx.Client) -> None:
+    # moto alone stores any POST; the local stack checks the form's policy as S3 does
+    uploads = {}
+    for tenant in ("victim", "attacker"):
+        headers = {"x-api-key": new_account(client)["key"]}
+        created = client.post(
+            "/v1/models",
+            headers=headers,
+            json={"name": "pending-lr", "task": "tabular-classification"},
+        )
+        assert created.status_code == 201, created.text
+        uploads[tenant] = (
+            headers,
+            client.post("/v1/models/pending-lr/versions", headers=headers).json(),
+        )
+    victim_headers, victim = uploads["victim"]
+    _, attacker = uploads["attacker"]
+    forged = {**attacker["upload"]["fields"], "key": victim["upload"]["fields"]["key"]}
+    sent = httpx.post(attacker["upload"]["url"], data=forged, files={"file": ("model.onnx", b"x")})
+    assert sent.status_code == 403 and "Policy Condition failed" in sent.text, sent.text
+    form = victim["upload"]
+    httpx.post(
+        form["url"], data=form["fields"], files={"file": ("model.onnx", breast_cancer_onnx())}
+    )
+    assert (
+        wait_for_status(client, victim_headers, "pending-lr", victim["version"])["status"]
+        == "READY"
+    )

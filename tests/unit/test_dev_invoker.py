@@ -14,7 +14,13 @@ from typing import Any
 import pytest
 
 from aiaas_dev.events import build_event
-from aiaas_dev.invoker import FunctionWorker, InvocationError, LambdaContext, load_handler
+from aiaas_dev.invoker import (
+    FunctionPool,
+    FunctionWorker,
+    InvocationError,
+    LambdaContext,
+    load_handler,
+)
 from aiaas_dev.responses import to_http_response
 from aiaas_dev.template import FunctionSpec, load_template
 
@@ -185,3 +191,53 @@ def test_functions_run_on_their_own_threads(mixed_dir: Path) -> None:
 
     assert seen == ["Threads"]
     worker.stop()
+
+
+POOLED_HANDLER = """\
+import threading
+import time
+import uuid
+
+ENVIRONMENT = uuid.uuid4().hex  # made once per import: one per execution environment
+
+
+def handler(event, context):
+    time.sleep(0.3)
+    return {"environment": ENVIRONMENT, "thread": threading.current_thread().name}
+"""
+
+
+def test_a_pool_scales_out_to_its_size_with_an_environment_per_concurrent_call(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "app.py").write_text(POOLED_HANDLER)
+    pool = FunctionPool(spec_for(tmp_path, name="Pooled"), size=2)
+    assert pool.start() and len(pool.environments) == 1  # one cold start up front
+    started = time.monotonic()
+    with ThreadPoolExecutor(4) as clients:
+        answers = list(clients.map(lambda i: pool.invoke({}, f"r{i}"), range(4)))
+    elapsed = time.monotonic() - started
+    # two environments, each its own import of app.py, each serving two of the four calls
+    assert len(pool.environments) == 2
+    environments = {a["environment"] for a in answers}
+    assert len(environments) == 2
+    assert {a["thread"] for a in answers} == {"Pooled", "Pooled-1"}
+    assert 0.55 < elapsed < 1.1  # 2 rounds of 0.3 s, not 4 in a row, not 4 at once
+    # a quiet pool reuses a warm environment instead of starting another
+    assert pool.invoke({}, "again")["environment"] in environments
+    assert len(pool.environments) == 2
+    pool.stop()
+    assert pool.join(5)
+
+
+def test_a_pool_of_one_serves_one_call_at_a_time(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(POOLED_HANDLER)
+    pool = FunctionPool(spec_for(tmp_path, name="Single"), size=1)
+    assert pool.start()
+    started = time.monotonic()
+    with ThreadPoolExecutor(3) as clients:
+        answers = list(clients.map(lambda i: pool.invoke({}, f"r{i}"), range(3)))
+    assert time.monotonic() - started > 0.85  # queued, none refused
+    assert len({a["environment"] for a in answers}) == 1
+    pool.stop()
+    assert pool.join(5)

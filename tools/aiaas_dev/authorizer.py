@@ -24,7 +24,7 @@ from typing import Any
 
 from aiaas_dev.auth_config import CONTEXT_VARIABLES, AuthorizerSpec
 from aiaas_dev.events import build_authorizer_event
-from aiaas_dev.invoker import FunctionWorker, InvocationError
+from aiaas_dev.invoker import InvocationError, Invoker
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ class Authorizer:
     def __init__(
         self,
         spec: AuthorizerSpec,
-        worker: FunctionWorker,
+        worker: Invoker,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Create the authorizer.

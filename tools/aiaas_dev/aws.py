@@ -52,6 +52,9 @@ _LOCAL_ONLY_TYPES = frozenset(
 )
 
 
+SECRET_KEY = "testing"  # noqa: S105 - the dummy secret local clients sign with (the guard checks it)
+
+
 def aws_environment(endpoint_url: str) -> dict[str, str]:
     """The variables that send boto3 to moto with dummy credentials.
 
@@ -65,7 +68,7 @@ def aws_environment(endpoint_url: str) -> dict[str, str]:
     return {
         "AWS_ENDPOINT_URL": endpoint_url,
         "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
         "AWS_SECURITY_TOKEN": "testing",
         "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": region,
@@ -99,10 +102,8 @@ class MotoServer:
         Returns:
             The endpoint URL.
         """
-        from moto.server import ThreadedMotoServer  # noqa: PLC0415  # slow import, only if used
-
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per AWS call
-        self._server = ThreadedMotoServer(ip_address=self.host, port=0, verbose=False)
+        self._server = guarded_moto_server(self.host)
         self._server.start()
         return self.endpoint_url
 
@@ -197,3 +198,28 @@ def provision_resources(template: Template, session: Any) -> list[Provisioned]:
 def provisioned_values(created: list[Provisioned]) -> dict[str, str]:
     """All ``Ref``/``Fn::GetAtt`` values of the created resources, for the resolver."""
     return {key: value for done in created for key, value in done.values.items()}
+
+
+def guarded_moto_server(host: str) -> Any:
+    """moto's threaded server, its WSGI app behind `PresignedPostGuard` (moto does not check
+    presigned POST policies; S3 does). Imported here: moto is slow to import."""
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer  # noqa: PLC0415
+    from moto.moto_server.werkzeug_app import (  # noqa: PLC0415
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server  # noqa: PLC0415
+
+    from aiaas_dev.s3_policy import PresignedPostGuard  # noqa: PLC0415
+
+    class Guarded(ThreadedMotoServer):
+        def _server_entry(self) -> None:  # moto's own, with the guard around its app
+            app = PresignedPostGuard(DomainDispatcherApplication(create_backend_app), SECRET_KEY)
+            self._server = make_server(
+                self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+            )
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return Guarded(ip_address=host, port=0, verbose=False)

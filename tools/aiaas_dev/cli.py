@@ -25,7 +25,7 @@ from aiaas_dev.events import (
 from aiaas_dev.gpu_app import GpuAppError
 from aiaas_dev.routes import Route, RouteTable
 from aiaas_dev.sqs_poller import RETRY_DELAY_S
-from aiaas_dev.stack import LocalStack
+from aiaas_dev.stack import DEFAULT_CONCURRENCY, LocalStack
 from aiaas_dev.template import Template, load_template
 
 READY_LINE_PREFIX = "aiaas-dev listening on "  # the first line `serve` prints when ready
@@ -69,6 +69,16 @@ def _parser() -> argparse.ArgumentParser:
         help="environment variable for the functions, over the template's (repeatable)",
     )  # fmt: skip
     serve.add_argument("--no-moto", action="store_true", help="do not start moto")
+    serve.add_argument(
+        "--state", type=Path, default=None, metavar="DIR",
+        help="keep moto's tables, objects and secrets in DIR across restarts "
+        "(saved on a clean stop, loaded at start); default: in memory only",
+    )  # fmt: skip
+    serve.add_argument(
+        "--concurrency", type=_positive, default=DEFAULT_CONCURRENCY, metavar="N",
+        help="execution environments per function at most, started on demand "
+        f"(default {DEFAULT_CONCURRENCY}; 1 serves each function's requests one at a time)",
+    )  # fmt: skip
     serve.add_argument(
         "--gpu-app", action=argparse.BooleanOptionalAction, default=False,
         help="run the GPU container app (python -m aiaas.gpu) and forward gpu models to it",
@@ -200,6 +210,13 @@ def _event_source_lines(stack: LocalStack) -> list[str]:
     return lines
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def _serve(template: Template, args: argparse.Namespace) -> int:
     # The root logger stays at WARNING as in Lambda; --log-level is for the local stack's lines.
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -211,6 +228,8 @@ def _serve(template: Template, args: argparse.Namespace) -> int:
         env_overrides=dict(args.env),
         use_moto=not args.no_moto,
         gpu_app=args.gpu_app,
+        concurrency=args.concurrency,
+        state_dir=args.state,
     )
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -1,10 +1,13 @@
 """Lambda execution environments inside one process.
 
-Each function gets one worker thread that plays its execution environment: it imports the
-handler there (the cold start), owns an asyncio event loop (Mangum needs a current loop in
-the thread it runs on) and runs one invocation at a time, as Lambda runs one request at a time
-per environment. Requests for a busy function queue; different functions run in parallel.
-All functions share the process, its ``os.environ`` and its ``sys.modules``.
+A worker thread plays one execution environment: it imports the handler there (the cold
+start: ``app.py`` runs again, under a module name of its own, so each environment builds its
+own services, caches and sessions), owns an asyncio event loop (Mangum needs a current loop
+in the thread it runs on) and runs one invocation at a time, as Lambda runs one request at a
+time per environment. A `FunctionPool` scales a function out as Lambda does: a request that
+finds every environment busy starts a new one, up to the pool's size (``--concurrency``);
+past that, requests wait for the first environment to free up. All environments share the
+process, its ``os.environ`` and the modules ``app.py`` imports.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import UTC, datetime
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 from aiaas_dev.cfn import PSEUDO_PARAMETERS
 from aiaas_dev.template import FunctionSpec
@@ -30,6 +33,16 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any], Any], Any]
 _Job = tuple[Callable[[], Any], Future[Any]]
+
+
+class Invoker(Protocol):
+    """What runs a function's invocations: a `FunctionWorker` or a `FunctionPool`."""
+
+    spec: FunctionSpec
+
+    def invoke(self, event: dict[str, Any], request_id: str) -> Any:
+        """Run the handler on ``event``; InvocationError if it failed."""
+        ...
 
 
 class InvocationError(Exception):
@@ -69,11 +82,13 @@ class LambdaContext:
         return max(self._deadline_ms - int(time.time() * 1000), 0)
 
 
-def load_handler(spec: FunctionSpec) -> Handler:
-    """Import a function's handler by file path, under a module name unique to the function.
+def load_handler(spec: FunctionSpec, instance: int = 0) -> Handler:
+    """Import a function's handler by file path, under a module name unique to the function
+    and its execution environment.
 
     Args:
         spec: The function (``CodeUri`` + ``Handler``).
+        instance: Which environment of the function (each imports its own module).
 
     Returns:
         The handler callable.
@@ -82,7 +97,7 @@ def load_handler(spec: FunctionSpec) -> Handler:
         ImportError: The file is missing or the handler is not in it.
         Exception: Whatever the module raises while it is imported.
     """
-    module_name = f"_aiaas_dev_function_{spec.logical_id}"
+    module_name = f"_aiaas_dev_function_{spec.logical_id}" + (f"_{instance}" if instance else "")
     location = importlib.util.spec_from_file_location(module_name, spec.handler_file)
     if location is None or location.loader is None or not spec.handler_file.is_file():
         raise ImportError(f"{spec.logical_id}: no handler module at {spec.handler_file}")
@@ -102,15 +117,18 @@ def load_handler(spec: FunctionSpec) -> Handler:
 class FunctionWorker:
     """One function's execution environment: a thread, its event loop, one call at a time."""
 
-    def __init__(self, spec: FunctionSpec) -> None:
+    def __init__(self, spec: FunctionSpec, instance: int = 0) -> None:
         """Create the worker (call `start` to run the thread and import the handler).
 
         Args:
             spec: The function.
+            instance: Which of the function's environments this is (0: the first).
         """
         self.spec = spec
+        self.instance = instance
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name=spec.logical_id, daemon=True)
+        name = spec.logical_id + (f"-{instance}" if instance else "")
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._handler: Handler | None = None
 
@@ -195,7 +213,7 @@ class FunctionWorker:
         self._use_event_loop()
         started = time.perf_counter()
         try:
-            self._handler = load_handler(self.spec)
+            self._handler = load_handler(self.spec, self.instance)
         except Exception:
             logger.exception("%s: init failed", self.spec.logical_id)
             raise
@@ -221,3 +239,77 @@ class FunctionWorker:
                 request_id,
                 elapsed_ms,
             )
+
+
+class FunctionPool:
+    """A function's execution environments: one at start, more on demand up to ``size``.
+
+    Lambda runs concurrent requests in separate environments, starting (cold) a new one when
+    every existing one is busy; so does the pool, up to ``size`` (a reserved concurrency).
+    Past it, a request waits for the first environment to free up; none is refused.
+    """
+
+    def __init__(self, spec: FunctionSpec, size: int = 1) -> None:
+        """Create the pool (call `start` for the first environment).
+
+        Args:
+            spec: The function.
+            size: The most environments it may run at once.
+        """
+        if size < 1:
+            raise ValueError("a function needs at least one execution environment")
+        self.spec = spec
+        self.size = size
+        self.environments: list[FunctionWorker] = []
+        self._idle: list[FunctionWorker] = []
+        self._changed = threading.Condition()
+
+    def start(self) -> bool:
+        """Start the first environment (the cold start at the stack's start); whether its
+        init worked (if not, the next invocation tries again, as Lambda does)."""
+        worker = FunctionWorker(self.spec)
+        with self._changed:
+            self.environments.append(worker)
+        ok = worker.start()
+        self._release(worker)
+        return ok
+
+    def invoke(self, event: dict[str, Any], request_id: str) -> Any:
+        """Run the handler in an idle environment, a new one if all are busy and the pool
+        has room, or the first to free up (see `FunctionWorker.invoke`)."""
+        worker = self._acquire()
+        try:
+            return worker.invoke(event, request_id)
+        finally:
+            self._release(worker)
+
+    def stop(self) -> None:
+        """Stop every environment after what it has queued (does not wait)."""
+        with self._changed:
+            environments = list(self.environments)
+        for worker in environments:
+            worker.stop()
+
+    def join(self, timeout: float) -> bool:
+        """Wait for every environment to end (after `stop`); whether all did in time."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            environments = list(self.environments)
+        return all(w.join(max(0.0, deadline - time.monotonic())) for w in environments)
+
+    def _acquire(self) -> FunctionWorker:
+        with self._changed:
+            while not self._idle and len(self.environments) >= self.size:
+                self._changed.wait()
+            if self._idle:
+                return self._idle.pop()
+            worker = FunctionWorker(self.spec, instance=len(self.environments))
+            self.environments.append(worker)
+        logger.info("%s: a new execution environment (%d)", self.spec.logical_id, worker.instance)
+        worker.start()  # its cold start, outside the lock; a failed init retries per call
+        return worker
+
+    def _release(self, worker: FunctionWorker) -> None:
+        with self._changed:
+            self._idle.append(worker)
+            self._changed.notify()

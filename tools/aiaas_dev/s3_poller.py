@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from aiaas_dev.invoker import FunctionWorker, InvocationError
+from aiaas_dev.invoker import InvocationError, Invoker
 from aiaas_dev.pollers import QueuePoller
 from aiaas_dev.resources import ACCOUNT_ID
 from aiaas_dev.s3_events import S3EventSource, decode_key, encode_key, notification_configuration
@@ -89,7 +89,7 @@ class S3EventPoller(QueuePoller):
     def __init__(
         self,
         source: S3EventSource,
-        worker: FunctionWorker,
+        worker: Invoker,
         sqs: Any,
         queue_url: str,
         *,
@@ -174,7 +174,7 @@ class S3EventPoller(QueuePoller):
 
 
 def start_s3_event_sources(
-    sources: Iterable[S3EventSource], workers: Mapping[str, FunctionWorker], session: Any
+    sources: Iterable[S3EventSource], workers: Mapping[str, Invoker], session: Any
 ) -> list[S3EventPoller]:
     """Create the queues, put the buckets' notifications, start a poller per source.
 

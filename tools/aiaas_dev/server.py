@@ -12,7 +12,7 @@ from typing import Any
 
 from aiaas_dev.authorizer import Authorizer, Outcome
 from aiaas_dev.events import event_for_request, with_authorizer_context
-from aiaas_dev.invoker import FunctionWorker, InvocationError
+from aiaas_dev.invoker import InvocationError, Invoker
 from aiaas_dev.payload import new_request_id
 from aiaas_dev.responses import (
     HttpResponse,
@@ -63,7 +63,7 @@ class Gateway:
     def __init__(
         self,
         table: RouteTable,
-        workers: Mapping[str, FunctionWorker],
+        workers: Mapping[str, Invoker],
         authorizers: Mapping[str, Authorizer] | None = None,
     ) -> None:
         """Create the gateway.
@@ -117,7 +117,7 @@ class Gateway:
         return self._invoke(self.workers[match.route.function], event)
 
     @staticmethod
-    def _invoke(worker: FunctionWorker, event: dict[str, Any]) -> HttpResponse:
+    def _invoke(worker: Invoker, event: dict[str, Any]) -> HttpResponse:
         request_id = str(uuid.uuid4())
         try:
             result = worker.invoke(event, request_id)

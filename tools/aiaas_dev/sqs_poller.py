@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from aiaas_dev.invoker import FunctionWorker, InvocationError
+from aiaas_dev.invoker import InvocationError, Invoker
 from aiaas_dev.pollers import QueuePoller
 from aiaas_dev.sqs_batch import failed_message_ids, sqs_event
 from aiaas_dev.sqs_events import SQSEventSource
@@ -46,7 +46,7 @@ class SQSEventPoller(QueuePoller):
     def __init__(
         self,
         source: SQSEventSource,
-        worker: FunctionWorker,
+        worker: Invoker,
         sqs: Any,
         queue_url: str,
         *,
@@ -191,7 +191,7 @@ class SQSEventPoller(QueuePoller):
 
 
 def start_sqs_event_sources(
-    sources: Iterable[SQSEventSource], workers: Mapping[str, FunctionWorker], session: Any
+    sources: Iterable[SQSEventSource], workers: Mapping[str, Invoker], session: Any
 ) -> list[SQSEventPoller]:
     """Start a poller per enabled event source.
 

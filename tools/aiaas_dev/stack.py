@@ -20,14 +20,17 @@ from pathlib import Path
 from aiaas_dev.authorizer import Authorizer
 from aiaas_dev.aws import MotoServer, aws_environment, provision_resources, provisioned_values
 from aiaas_dev.gpu_app import GPU_URL_VARIABLE, GpuApp, gpu_app_environment
-from aiaas_dev.invoker import FunctionWorker
+from aiaas_dev.invoker import FunctionPool
 from aiaas_dev.pollers import EventPoller, stop_pollers, wait_all_idle
 from aiaas_dev.provisioners import Provisioned
 from aiaas_dev.routes import RouteTable
 from aiaas_dev.s3_poller import S3EventPoller, start_s3_event_sources
 from aiaas_dev.server import Gateway, GatewayHTTPServer
 from aiaas_dev.sqs_poller import SQSEventPoller, start_sqs_event_sources
+from aiaas_dev.state import load_state, save_state
 from aiaas_dev.template import FunctionSpec, Template
+
+DEFAULT_CONCURRENCY = 4  # execution environments per function, at most (--concurrency)
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +71,8 @@ class LocalStack:
         env_overrides: Mapping[str, str] | None = None,
         use_moto: bool = True,
         gpu_app: bool = False,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        state_dir: Path | None = None,
     ) -> None:
         """Create the stack (call `start`).
 
@@ -79,6 +84,9 @@ class LocalStack:
             use_moto: Start moto and point boto3 at it.
             gpu_app: Start the GPU container app (needs moto) and set ``AIAAS_GPU_URL`` to
                 it, unless ``env_overrides`` sets ``AIAAS_GPU_URL``.
+            concurrency: The most execution environments each function runs at once.
+            state_dir: Where moto's contents are saved at `stop` and loaded at `start`
+                (``--state``; see ``aiaas_dev.state``); None keeps them in memory only.
         """
         self.template = template
         self.host = host
@@ -87,7 +95,9 @@ class LocalStack:
         self.moto = MotoServer(host) if use_moto else None
         self.want_gpu_app = gpu_app
         self.gpu_app: GpuApp | None = None
-        self.workers: dict[str, FunctionWorker] = {}
+        self.concurrency = concurrency
+        self.state_dir = state_dir
+        self.workers: dict[str, FunctionPool] = {}
         self.provisioned: list[Provisioned] = []
         self.s3_pollers: list[S3EventPoller] = []
         self.sqs_pollers: list[SQSEventPoller] = []
@@ -129,13 +139,14 @@ class LocalStack:
         if self.moto is not None:
             os.environ.update(aws_environment(self.moto.start()))
             self._provision()
+            self._load_state()
         environment = function_environment(self.template.functions.values(), self.env_overrides)
         os.environ.update(environment)
         if self.moto is not None:
             seed_s3_builtins(environment)
         self._start_gpu_app(environment)
         for logical_id, spec in self.template.functions.items():
-            self.workers[logical_id] = FunctionWorker(spec)
+            self.workers[logical_id] = FunctionPool(spec, self.concurrency)
             self.workers[logical_id].start()
         authorizers = {
             name: Authorizer(spec, self.workers[spec.function])
@@ -211,8 +222,30 @@ class LocalStack:
             self.gpu_app.stop()
             self.gpu_app = None
         if self.moto is not None:
+            self._save_state()
             self.moto.stop()
         return busy
+
+    def _load_state(self) -> None:
+        """Before any function or event source starts: no S3 event fires for what returns."""
+        if self.state_dir is None:
+            return
+        import boto3  # noqa: PLC0415  # only with moto
+
+        counts = load_state(boto3.Session(), self.provisioned, self.state_dir)
+        logger.info("state loaded from %s: %s", self.state_dir, counts or "nothing saved yet")
+
+    def _save_state(self) -> None:
+        if self.state_dir is None:
+            return
+        import boto3  # noqa: PLC0415  # only with moto
+
+        try:
+            counts = save_state(boto3.Session(), self.provisioned, self.state_dir)
+        except Exception:
+            logger.exception("saving the state to %s failed (the last one stays)", self.state_dir)
+            return
+        logger.info("state saved to %s: %s", self.state_dir, counts)
 
     def _start_event_sources(self) -> None:
         if not (self.template.s3_events or self.template.sqs_events):
