@@ -11,6 +11,7 @@ import onnxruntime as ort
 import pytest
 
 from aiaas.errors import InvalidInput
+from aiaas.registration import quantization, runs
 from aiaas.registration.quantization import GateConfig, quantize_and_gate
 from aiaas.registration.runs import (
     PriceConfig,
@@ -175,13 +176,15 @@ def test_the_mlp_int8_variant_passes_the_gate_with_its_numbers(mlp: ValidatedMod
     assert result.kept, result.reason
     assert result.data is not None
     assert result.sha256 == hashlib.sha256(result.data).hexdigest()
-    (agreement,) = result.outputs
+    agreement, edge = result.outputs  # typical inputs, then the generated edge cases
+    assert edge.name == "y (edge cases)" and edge.passed
     assert agreement.metric == "cosine"
     assert agreement.mean >= result.gate.min_mean_cosine
     assert agreement.min >= result.gate.min_min_cosine
-    assert "agrees with fp32" in result.reason
+    assert "agrees with fp32" in result.reason and "batch-independent" in result.reason
+    assert result.reason.startswith("per-row int8")
     int8 = onnx.load_model_from_string(result.data)
-    assert {"MatMulInteger", "DynamicQuantizeLinear"} <= {n.op_type for n in int8.graph.node}
+    assert {"MatMulIntegerToFloat", "QuantizeLinear"} <= {n.op_type for n in int8.graph.node}
 
 
 def test_an_impossible_gate_rejects_int8_and_records_why(mlp: ValidatedModel) -> None:
@@ -203,7 +206,7 @@ def test_calibration_inputs_are_used_when_given(mlp: ValidatedModel) -> None:
     result = quantize_and_gate(mlp, calibration_inputs={"x": rows})
 
     assert result.inputs == "calibration"
-    assert [o.name for o in result.outputs] == ["y"]  # the MLP's one output, compared
+    assert [o.name for o in result.outputs] == ["y", "y (edge cases)"]  # its one output
 
 
 def test_calibration_inputs_that_do_not_fit_are_a_reason_not_an_exception(
@@ -258,3 +261,27 @@ def test_cost_per_million_bills_whole_milliseconds_at_the_memory_size(
 def test_cost_per_million_exact_figure() -> None:
     # 3 ms x 1 GB x $0.0000166667 + $0.0000002 = $0.0000002500001 per call.
     assert cost_per_million(2.3, PriceConfig(memory_mb=1024)) == pytest.approx(0.2500001)
+
+
+def test_a_variant_whose_rows_depend_on_their_batch_is_not_kept(
+    mlp: ValidatedModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given only onnxruntime's per-tensor dynamic activations (one scale per batch)
+    monkeypatch.setattr(quantization, "_per_row", lambda data, feeds: None)
+    strict = GateConfig(min_mean_cosine=0.9, min_min_cosine=0.5, min_independence=0.9999999)
+
+    result = quantize_and_gate(mlp, strict)
+
+    assert not result.kept and result.data is None
+    assert "depends on its batch neighbours" in result.reason
+
+
+def test_the_per_row_variant_answers_each_row_as_alone(mlp: ValidatedModel) -> None:
+    result = quantize_and_gate(mlp)
+    assert result.kept and result.data is not None
+    session = runs.open_session(result.data)
+    rows = np.random.default_rng(3).standard_normal((32, models.FEATURES)).astype(np.float32)
+    together = session.run(None, {"x": rows})[0]
+    for i in range(0, 32, 7):
+        alone = session.run(None, {"x": rows[i : i + 1]})[0]
+        np.testing.assert_allclose(alone[0], together[i], rtol=1e-5, atol=1e-6)

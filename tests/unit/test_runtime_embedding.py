@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +16,10 @@ from aiaas_runtime import (
     TextTooLongError,
     TooManyInputsError,
 )
+from tests.conftest import ROOT, load_testdata
 
 NAME = "all-minilm-l6-v2"
+EDGE_CASES = ROOT / "tests" / "data" / "embedding_edge_cases.json"
 
 
 @pytest.fixture(scope="module")
@@ -107,3 +110,24 @@ def test_token_ids_embed_like_the_text_they_encode(model: Model) -> None:
     from_text, from_ids = embed(model, ["hello world"]), embed(model, [ids])
     np.testing.assert_allclose(from_text, from_ids, atol=1e-6)
     assert model.predict([ids, "hello world"]).tokens == 2 * len(ids)
+
+
+def test_edge_cases_match_sentence_transformers_and_ignore_their_batch(model: Model) -> None:
+    # Given the held-out edge cases (tests/data/embedding_edge_cases.json) and
+    # sentence-transformers' own fp32 embeddings of them, written by the model build
+    reference = load_testdata("embedding_edge_cases_reference")
+    texts, want = reference["texts"], np.array(reference["embeddings"], dtype=np.float32)
+    categories = json.loads(EDGE_CASES.read_text(encoding="utf-8"))["cases"]
+    assert texts == [text for group in categories.values() for text in group]
+    # When each is embedded alone, as a search query is
+    alone = np.vstack([embed(model, [text]) for text in texts])
+    # Then the served int8 embeddings are close to fp32 PyTorch on every one of them
+    cosines = np.sum(alone * want, axis=1) / np.linalg.norm(want, axis=1)
+    assert cosines.min() >= 0.98, texts[int(cosines.argmin())]
+    assert cosines.mean() >= 0.993
+    # And an input embeds the same in a 32-row request of mixed neighbours as alone
+    for start in range(0, len(texts), 32):
+        rows = texts[start : start + 32]
+        together = embed(model, rows + texts[: 32 - len(rows)])[: len(rows)]
+        same = np.sum(together * alone[start : start + len(rows)], axis=1)
+        assert same.min() >= 0.9999, rows[int(same.argmin())]

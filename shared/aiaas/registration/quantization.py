@@ -1,14 +1,19 @@
 """The int8 accuracy gate: quantize a validated model and keep the variant if it agrees.
 
-``quantize_and_gate`` makes a dynamic, per-channel int8 variant and keeps it only when its
-outputs stay close to fp32 on the same inputs; it never raises, a failure is its ``reason``.
+``quantize_and_gate`` tries int8 variants in turn and keeps the first whose outputs stay
+close to fp32 on typical inputs (generated, or the caller's) and on generated edge cases
+(zeros, one hot value, tiny and huge magnitudes), and whose every row answers the same alone
+as in a batch of others. The built-in embedding model's scheme comes first: per-row (per-token)
+activations with SmoothQuant scales (`aiaas.registration.per_row`), batch-independent by
+construction; then onnxruntime's per-channel dynamic int8, whose activations share one scale
+per tensor (a batch), and its 7-bit retry. It never raises: a failure is its ``reason``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -17,7 +22,14 @@ from typing import Any, Literal
 import numpy as np
 import onnx
 
-from aiaas.registration.runs import Feed, fixed_batch, generate_inputs, run_rows
+from aiaas.registration.runs import (
+    Feed,
+    fixed_batch,
+    generate_inputs,
+    open_session,
+    run_rows,
+    session_rows,
+)
 from aiaas.registration.validation import ValidatedModel, error_text
 from aiaas.settings import Settings
 from aiaas_runtime.manifest import TensorSpec
@@ -40,6 +52,8 @@ class GateConfig:
         rows: Rows of generated inputs compared.
         seed: Seed of the generated inputs.
         retry_reduce_range: Try 7-bit weights when the 8-bit variant fails the gate.
+        min_independence: Least cosine between a row's output alone and in a batch.
+        independence_rows: Rows checked alone against the batch.
     """
 
     min_mean_cosine: float = 0.98
@@ -48,6 +62,8 @@ class GateConfig:
     rows: int = 64
     seed: int = 0
     retry_reduce_range: bool = True
+    min_independence: float = 0.9999
+    independence_rows: int = 8
 
 
 def gate_from(settings: Settings) -> GateConfig:
@@ -159,11 +175,24 @@ def quantize_and_gate(
         expected = run_rows(model.data, feeds)
     except Exception as exc:  # onnxruntime raises its own untyped errors
         return base(kept=False, reason=f"fp32 run on {source} inputs failed: {error_text(exc)}")
+    edge = edge_feeds(feeds)
+    try:
+        expected_edge = run_rows(model.data, edge) if edge else {}
+    except Exception:  # fp32 itself fails on them: judge on typical inputs only
+        edge, expected_edge = [], {}
+    check = partial(
+        _attempt, feeds=feeds, expected=expected, edge=edge, expected_edge=expected_edge, gate=gate
+    )
     reasons: list[str] = []
-    for reduce_range in (False, True) if gate.retry_reduce_range else (False,):
-        result = _attempt(
-            model.data, feeds, expected, gate, partial(base, reduce_range=reduce_range)
-        )
+    attempts: list[tuple[str, Callable[[bytes], bytes | None], bool]] = [
+        ("per-row int8", partial(_per_row, feeds=feeds), False)
+    ]
+    attempts.append(("per-channel int8", partial(_quantize, reduce_range=False), False))
+    if gate.retry_reduce_range:
+        label = "per-channel int8 with reduce_range"
+        attempts.append((label, partial(_quantize, reduce_range=True), True))
+    for label, quantizer, reduce_range in attempts:
+        result = check(model.data, label, quantizer, partial(base, reduce_range=reduce_range))
         reasons.append(result.reason)
         if result.kept:
             break
@@ -172,29 +201,119 @@ def quantize_and_gate(
 
 def _attempt(
     data: bytes,
+    label: str,
+    quantizer: Callable[[bytes], bytes | None],
+    result: partial[QuantizationResult],
+    *,
     feeds: Sequence[Feed],
     expected: Mapping[str, np.ndarray],
+    edge: Sequence[Feed],
+    expected_edge: Mapping[str, np.ndarray],
     gate: GateConfig,
-    result: partial[QuantizationResult],
 ) -> QuantizationResult:
-    reduce_range = bool(result.keywords["reduce_range"])
-    label = "per-channel int8" + (" with reduce_range" if reduce_range else "")
     try:
-        int8 = _quantize(data, reduce_range=reduce_range)
+        int8 = quantizer(data)
     except Exception as exc:  # onnxruntime's quantizer raises anything from anywhere
         return result(kept=False, reason=f"{label}: quantization failed: {error_text(exc)}")
+    if int8 is None:
+        return result(kept=False, reason=f"{label}: no MatMul weights to quantize per row")
     result = partial(result, sha256=hashlib.sha256(int8).hexdigest(), size=len(int8))
     try:
-        actual = run_rows(int8, feeds)
+        session = open_session(int8)
+        actual = session_rows(session, feeds)
         outputs = tuple(compare_output(n, expected[n], actual[n], gate) for n in expected)
+        edge_actual = session_rows(session, edge) if edge else {}
+        edges = tuple(
+            compare_output(f"{n} (edge cases)", expected_edge[n], edge_actual[n], gate)
+            for n in expected_edge
+        )
+        dependence = batch_dependence(session, feeds, actual, gate)
     except Exception as exc:  # onnxruntime raises its own untyped errors; shapes may differ
         return result(kept=False, reason=f"{label}: comparing with fp32 failed: {error_text(exc)}")
+    outputs = outputs + edges
     failed = [o for o in outputs if not o.passed]
     if failed:
         described = ", ".join(describe_failure(o, gate) for o in failed)
         reason = f"{label} differs from fp32: {described}"
         return result(kept=False, reason=reason, outputs=outputs)
-    return result(kept=True, reason=f"{label} agrees with fp32", outputs=outputs, data=int8)
+    if dependence:
+        return result(kept=False, reason=f"{label} {dependence}", outputs=outputs)
+    reason = f"{label} agrees with fp32 (typical and edge inputs) and is batch-independent"
+    return result(kept=True, reason=reason, outputs=outputs, data=int8)
+
+
+def _per_row(data: bytes, *, feeds: Sequence[Feed]) -> bytes | None:
+    """The per-row scheme (``aiaas.registration.per_row``), SmoothQuant ranges from ``feeds``;
+    None when the model has no MatMul with constant weights."""
+    from aiaas.registration import per_row  # noqa: PLC0415 (onnx, only at registration)
+
+    if not per_row.weight_matmuls(onnx.load_from_string(data)):
+        return None
+    with tempfile.TemporaryDirectory(prefix="aiaas-quantize-") as tmp:
+        source, target = Path(tmp) / "model.fp32.onnx", Path(tmp) / "model.int8.onnx"
+        source.write_bytes(data)
+        ranges = per_row.activation_ranges(
+            source, feeds, lambda path: open_session(path.read_bytes()), Path(tmp)
+        )
+        per_row.quantize_per_row(source, target, ranges)
+        return target.read_bytes()
+
+
+def edge_feeds(feeds: Sequence[Feed]) -> list[Feed]:
+    """Edge cases built from the first typical feed's first row: float inputs as zeros, one
+    hot value, the row x 0.001 and x 1000; other inputs (ids, flags) as in the row."""
+    if not feeds:
+        return []
+    first = {name: np.asarray(value) for name, value in feeds[0].items()}
+    if not any(np.issubdtype(v.dtype, np.floating) and v.ndim > 0 for v in first.values()):
+        return []
+    cases: list[Feed] = []
+    for make in (np.zeros_like, _one_hot, lambda r: r * 1e-3, lambda r: r * 1e3):
+        feed = {}
+        for name, value in first.items():
+            row = value[:1] if value.ndim > 0 else value
+            feed[name] = (
+                make(row).astype(value.dtype) if np.issubdtype(value.dtype, np.floating) else row
+            )
+        cases.append(feed)
+    return cases
+
+
+def _one_hot(row: np.ndarray) -> np.ndarray:
+    out = np.zeros_like(row)
+    flat = out.reshape(-1)
+    if flat.size:
+        flat[0] = float(np.max(np.abs(row))) or 1.0
+    return out
+
+
+def batch_dependence(
+    session: Any, feeds: Sequence[Feed], batched: Mapping[str, np.ndarray], gate: GateConfig
+) -> str:
+    """Why some row's output differs alone from within its batch ("" if none does): the
+    first rows of the first feed, each run alone, against the batched run."""
+    if not feeds:
+        return ""
+    feed = feeds[0]
+    rows = min((v.shape[0] for v in feed.values() if np.ndim(v) > 0), default=1)
+    if rows < 2:  # a fixed batch of one, or scalars: nothing to depend on
+        return ""
+    same = gate.min_independence
+    strict = replace(gate, min_mean_cosine=same, min_min_cosine=same, max_label_disagreement=0.0)
+    for row in range(min(rows, gate.independence_rows)):
+        alone = session_rows(session, [{n: v[row : row + 1] for n, v in feed.items()}])
+        for name, value in alone.items():
+            together = batched[name][row : row + 1]
+            if together.shape != value.shape:
+                continue
+            agree = compare_output(name, together, value, strict)
+            if not agree.passed:
+                return (
+                    f"depends on its batch neighbours: row {row} of output {name!r} alone vs "
+                    f"in a batch of {rows}: {agree.metric} {agree.min:.6f} "
+                    f"(needs {gate.min_independence})"
+                )
+    return ""
 
 
 def _quantize(data: bytes, *, reduce_range: bool) -> bytes:
