@@ -124,6 +124,11 @@ def test_upload_becomes_ready_with_tensors_quality_and_latency(
     assert "kept" in version["quality"]["int8"]
     assert float(version["latency"]["p50_ms"]["1"]) > 0
     assert version["latency"]["cost_per_million_usd"] > 0
+    assert (
+        0
+        < version["latency"]["cost_per_million_batched_usd"]
+        < (version["latency"]["cost_per_million_usd"])
+    )  # 32 rows to a request: fewer requests, better use of the CPU
     # And its weights are in the bucket, encrypted
     s3 = aws.client("s3")
     head = s3.head_object(

@@ -268,3 +268,25 @@ def cost_per_million(p50_ms: float, price: PriceConfig) -> float:
     billed_seconds = max(1, math.ceil(p50_ms)) / 1000
     per_call = billed_seconds * (price.memory_mb / 1024) * price.per_gb_second + price.per_request
     return 1_000_000 * per_call
+
+
+def cost_per_million_tokens(
+    tokens_per_s_per_vcpu: float,
+    tokens_per_request: int,
+    *,
+    memory_mb: int,
+    per_gb_second: float,
+    per_request: float,
+    mb_per_vcpu: int = 1769,
+) -> float:
+    """USD per 1M tokens on Lambda, from a throughput measured per vCPU.
+
+    A function of ``memory_mb`` gets ``memory_mb / mb_per_vcpu`` vCPUs (1,769 MB is one), so
+    it processes ``tokens_per_s_per_vcpu x vCPUs`` tokens a second while billed for
+    ``memory_mb / 1024`` GB; each request of ``tokens_per_request`` tokens also pays
+    ``per_request``. Past one vCPU the memory cancels out: more memory is faster, not dearer.
+    """
+    vcpus = memory_mb / mb_per_vcpu
+    seconds = 1_000_000 / (tokens_per_s_per_vcpu * vcpus)
+    requests = 1_000_000 / tokens_per_request
+    return seconds * (memory_mb / 1024) * per_gb_second + requests * per_request
