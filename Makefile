@@ -71,7 +71,6 @@ test: $(VENV)/.stamp $(MODELS)/.stamp lint ## the quality gate, then unit, integ
 	AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) $(PY) -m pytest
 
 bench: build ## benchmarks side by side (cold start on the sam build artifacts); JSON in bench/results/
-	HF_HUB_OFFLINE=1 $(BUILD_PY) bench/torch_baseline.py --out bench/results/torch.json
 	AIAAS_LOG_LEVEL=WARNING AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) $(PY) bench/run.py --models $(MODELS) --out bench/results \
 		--sam-build .aws-sam/build
 	AIAAS_LOG_LEVEL=WARNING $(PY) bench/authorizer.py --out bench/results/authorizer.json \

@@ -32,9 +32,10 @@ def local_aws() -> Iterator[dict[str, str]]:
     os.environ.update(env)
     try:
         sys.path.insert(0, str(ROOT))
-        from tests.aws import create_resources  # noqa: PLC0415 - the tests' own fixture
+        from tests.aws import EVENT_KEY, create_resources  # noqa: PLC0415 - the tests' own
 
         res = create_resources(env["AWS_ENDPOINT_URL"])
+        res.put_key(EVENT_KEY[0])  # the key events/*.json name: metering refuses unknown keys
         yield {
             **env,
             "AIAAS_ACCOUNTS_TABLE": res.accounts_table,

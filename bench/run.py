@@ -18,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from aiaas_dev.events import build_event
 from aiaas_runtime import Model, ModelRegistry
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import batch_of, median_ms, paired_median_ms, write_json
+from common import batch_of, paired_median_ms, write_json
 from local_aws import local_aws
 from report import print_table
 
@@ -113,13 +114,146 @@ def latency(models: Path, sentences: list[str]) -> dict[str, Any]:
             lambda e=event: ok(app.handler(e, None)),
             runs=400 if len(batch) == 1 else 40,
         )
+        lengths = [int8.processor.length(int8.processor.prepare(t, 0)) for t in batch]
+        # fp32 against int8 in alternating pairs too: the speed-up is their ratio
+        fp32_ms, int8_paired_ms = paired_median_ms(
+            lambda b=batch: fp32.predict(b),
+            lambda b=batch: int8.predict(b),
+            runs=200 if len(batch) == 1 else 20,
+        )
         out[name] = {
-            "tokens": max(int8.processor.length(int8.processor.prepare(t, 0)) for t in batch),
-            "ort_fp32_ms": median_ms(lambda b=batch: fp32.predict(b)),
+            "tokens": max(lengths),
+            "total_tokens": sum(lengths),
+            "ort_fp32_ms": fp32_ms,
+            "int8_paired_with_fp32_ms": int8_paired_ms,
             "int8_runtime_ms": runtime_ms,
             "handler_ms": handler_ms,
         }
     out["protocols"] = protocols(app, int8, batch_of(sentences, 1))
+    out["cost"] = cost(out["batch32"])
+    out["fastembed"] = fastembed_peer(models, app, int8, cases)
+    out["torch"] = torch_interleaved(int8, cases)
+    return out
+
+
+BUILD_PYTHON = ROOT / ".venv-build" / "bin" / "python"  # Python 3.11, where torch runs
+
+
+def torch_interleaved(int8: Model, cases: dict[str, list[str]], rounds: int = 15) -> Any:
+    """sentence-transformers (PyTorch fp32, in the 3.11 environment) against our int8 runtime,
+    in alternating rounds in the same minutes: a ``torch_baseline.py --serve`` subprocess
+    times its own calls, so only the model's time is compared. None without that env."""
+    if not BUILD_PYTHON.exists():
+        return None
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    peer = subprocess.Popen(
+        [str(BUILD_PYTHON), str(ROOT / "bench" / "torch_baseline.py"), "--serve"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    assert peer.stdin is not None and peer.stdout is not None
+    try:
+        hello = json.loads(peer.stdout.readline())
+        out: dict[str, Any] = {"engine": "sentence-transformers (PyTorch fp32)",
+                               "torch": hello["torch"], "interleaved_rounds": rounds}  # fmt: skip
+        for name, batch in cases.items():
+            runs = 10 if len(batch) == 1 else 2
+            theirs: list[float] = []
+            ours: list[float] = []
+            for _ in range(rounds + 1):  # the first round warms both up
+                peer.stdin.write(json.dumps({"texts": batch, "runs": runs}) + "\n")
+                peer.stdin.flush()
+                theirs_round = json.loads(peer.stdout.readline())["ms"]
+                ours_round = [timed_ms(lambda b=batch: int8.predict(b)) for _ in range(runs)]
+                if _ > 0:
+                    theirs += theirs_round
+                    ours += ours_round
+            out[f"{name}_ms"] = round(statistics.median(theirs), 3)
+            out[f"{name}_int8_ms"] = round(statistics.median(ours), 3)
+        return out
+    finally:
+        peer.stdin.close()
+        peer.wait(timeout=30)
+
+
+def timed_ms(fn: Any) -> float:
+    """One call's wall time in ms."""
+    started = time.perf_counter()
+    fn()
+    return (time.perf_counter() - started) * 1000
+
+
+def fastembed_peer(models: Path, app: Any, int8: Model, cases: dict[str, list[str]]) -> Any:
+    """fastembed on the same int8 file, in alternating pairs with our runtime and with our
+    handler, at batch 1 and 32 (``bench/peers.py``)."""
+    from peers import fastembed_model  # noqa: PLC0415
+
+    _, embed = fastembed_model(models / MODEL, len(os.sched_getaffinity(0)))
+    out: dict[str, Any] = {"library": "fastembed 0.9.1 (same model.int8.opt.onnx)"}
+    for name in ("batch1", "batch32"):
+        batch = cases[name]
+        runs = 300 if len(batch) == 1 else 30
+        peer_ms, runtime_ms = paired_median_ms(
+            lambda b=batch: embed(b), lambda b=batch: int8.predict(b), runs=runs
+        )
+        event = predict_event(batch)
+        peer2_ms, handler_ms = paired_median_ms(
+            lambda b=batch: embed(b), lambda e=event: ok(app.handler(e, None)), runs=runs
+        )
+        out[name] = {
+            "fastembed_ms": round((peer_ms + peer2_ms) / 2, 4),
+            "runtime_ms": runtime_ms,
+            "handler_ms": handler_ms,
+            "fastembed_over_runtime": round(peer_ms / runtime_ms, 3),
+            "fastembed_over_handler": round(peer2_ms / handler_ms, 3),
+        }
+    return out
+
+
+# Lambda prices, us-east-1, as published on aws.amazon.com/lambda/pricing (checked 2026-12-01):
+# duration per GB-second (first tier) and per request. 1,769 MB is one vCPU's worth.
+PRICES = {"x86_64": 0.0000166667, "arm64": 0.0000133334}
+PER_REQUEST = 0.20 / 1e6
+MB_PER_VCPU = 1769
+TEMPLATE_MEMORY_MB = 2048  # template.yaml's Globals (PredictFunction)
+OPENAI_SMALL_PER_1M = 0.02  # text-embedding-3-small, USD per 1M tokens (openai.com/api/pricing)
+
+
+def cost(batch32: dict[str, Any]) -> dict[str, Any]:
+    """USD per 1M embedded tokens on Lambda, from this run's tokens per second per vCPU.
+
+    Lambda at ``TEMPLATE_MEMORY_MB`` gets ``memory / 1769`` vCPUs; one request of 32 texts
+    takes ``32-text time x (cpus here / vCPUs there)``, billed per ms at the memory's GB-s
+    price plus the request price. The same formula prices every model's cost profile
+    (``aiaas.registration.runs.cost_per_million_tokens``).
+    """
+    from aiaas.registration.runs import cost_per_million_tokens  # noqa: PLC0415
+
+    cpus = len(os.sched_getaffinity(0))
+    out: dict[str, Any] = {
+        "memory_mb": TEMPLATE_MEMORY_MB,
+        "tokens_per_request": batch32["total_tokens"],
+        "openai_text_embedding_3_small_per_1m": OPENAI_SMALL_PER_1M,
+        "prices_checked": "2026-12-01",
+    }
+    for path in ("int8_runtime_ms", "handler_ms", "ort_fp32_ms"):
+        per_vcpu = batch32["total_tokens"] / (batch32[path] / 1000) / cpus
+        out[path.removesuffix("_ms")] = {
+            "tokens_per_s_per_vcpu": round(per_vcpu, 1),
+            **{
+                arch: round(
+                    cost_per_million_tokens(
+                        per_vcpu,
+                        batch32["total_tokens"],
+                        memory_mb=TEMPLATE_MEMORY_MB,
+                        per_gb_second=price,
+                        per_request=PER_REQUEST,
+                        mb_per_vcpu=MB_PER_VCPU,
+                    ),
+                    6,
+                )
+                for arch, price in PRICES.items()
+            },
+        }  # fmt: skip
     return out
 
 
@@ -297,6 +431,7 @@ def quality(models: Path, sentences: list[str]) -> dict[str, Any]:
         }
     }
     testdata = ROOT / "build" / "testdata"
+    out["embedding_edge_cases"] = edge_cases(int8_reg.get(MODEL), testdata)
     for name, file in (("iris-rf", "iris_test.json"), ("digits-cnn", "digits_test.json")):
         data = json.loads((testdata / file).read_text())
         row = {}
@@ -307,6 +442,29 @@ def quality(models: Path, sentences: list[str]) -> dict[str, Any]:
             row[variant] = float(np.mean(np.array(labels) == np.array(truth)))
         out[name] = {"n": len(data["y"]), "accuracy": row}
     return out
+
+
+def edge_cases(model: Model, testdata: Path) -> dict[str, Any]:
+    """The held-out edge cases against sentence-transformers fp32 (written by the build),
+    each text alone; and each text alone against within 32-row mixed requests."""
+    reference = json.loads((testdata / "embedding_edge_cases_reference.json").read_text())
+    texts, want = reference["texts"], np.array(reference["embeddings"], dtype=np.float32)
+    alone = np.vstack([[r["embedding"] for r in model.predict([t]).results] for t in texts])
+    cosines = np.sum(alone * want, axis=1) / np.linalg.norm(want, axis=1)
+    together = np.vstack(
+        [
+            [r["embedding"] for r in predict_all(model, texts[i : i + 32])]
+            for i in range(0, len(texts), 32)
+        ]
+    )
+    independence = np.sum(alone * together, axis=1)
+    return {
+        "n": len(texts),
+        "cosine_mean": float(cosines.mean()),
+        "cosine_min": float(cosines.min()),
+        "worst": texts[int(cosines.argmin())],
+        "batch_independence_min": float(independence.min()),
+    }
 
 
 def machine() -> dict[str, Any]:
@@ -345,9 +503,8 @@ def main() -> None:
         "quality": quality(args.models, sentences),
         "registered": registered(args.models),
     }
-    torch_file = args.out / "torch.json"
-    if torch_file.exists():
-        results["torch"] = json.loads(torch_file.read_text())
+    if results["latency"].get("torch"):  # interleaved with our runs: the ratio to report
+        results["torch"] = results["latency"]["torch"]
     write_json(args.out / "inference.json", results)
     print_table(results)
 
