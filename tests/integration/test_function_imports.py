@@ -32,7 +32,6 @@ LAYERS = {
         "orjson",
         "argon2",
         "jwt",
-        "email_validator",
         "aws_lambda_powertools",
         "jmespath",
     },

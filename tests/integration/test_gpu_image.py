@@ -22,7 +22,7 @@ ORT_GPU_CUDA = {"1.31.1": "13.0"}
 # Imported by nothing the container runs: installed in the dev venv only, or in other layers.
 NOT_IN_IMAGE = [
     "tokenizers", "PIL", "mangum", "httpx", "moto", "yaml", "sklearn", "skl2onnx", "argon2",
-    "jwt", "email_validator", "aiaas_dev", "pytest", "tritonclient", "openai",
+    "jwt", "aiaas_dev", "pytest", "tritonclient", "openai",
     "aws_lambda_powertools", "uvloop",
 ]  # fmt: skip
 BLOCKER = """

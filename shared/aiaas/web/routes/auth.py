@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Request
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from aiaas.auth.passwords import MAX_LENGTH, MIN_LENGTH
 from aiaas.web.accounts import AccountServiceDep
@@ -14,6 +14,7 @@ from aiaas.web.deps import SettingsDep
 from aiaas.web.errors import shaped_router
 from aiaas.web.responses import FastJSONResponse
 from aiaas.web.schemas.errors import error_responses
+from aiaas.web.schemas.text import Email
 
 router = shaped_router("native", prefix="/v1/auth", tags=["auth"])
 
@@ -23,7 +24,7 @@ class Credentials(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    email: EmailStr
+    email: Email = Field(min_length=3, max_length=254)
     password: str = Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH)
 
 
