@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from aiaas.auth.apikeys import ApiKey, matches, parse_key
 from aiaas.auth.principal import Principal
@@ -25,6 +25,7 @@ class KeyLookup(Protocol):
 
 
 ERASURE_ROUTE = "DELETE /v1/account"
+T = TypeVar("T")
 
 
 class TenantCheck(Protocol):
@@ -112,27 +113,29 @@ class Authorizer:
 
     def _tenant_deleted(self, tenant: str) -> bool:
         assert self.tenants is not None
-        now = self.clock()
-        with self._lock:
-            cached = self._deleted.get(tenant)
-        if cached is not None and (cached[1] or now - cached[0] < self.cache_seconds):
-            return cached[1]  # a deletion is for good
-        deleted = self.tenants.tenant_deleted(tenant)
-        with self._lock:
-            if len(self._deleted) > 10_000:
-                self._deleted.clear()
-            self._deleted[tenant] = (now, deleted)
-        return deleted
+        check = self.tenants.tenant_deleted
+        return self._cached(self._deleted, tenant, check, keep=lambda deleted: deleted)
 
     def _lookup(self, key_id: str) -> ApiKey | None:
-        now = self.clock()  # the injected clock: the revocation delay is testable
+        return self._cached(self._cache, key_id, self.keys.get)
+
+    def _cached(
+        self,
+        cache: dict[str, tuple[float, T]],
+        key: str,
+        load: Callable[[str], T],
+        keep: Callable[[T], bool] = lambda _: False,
+    ) -> T:
+        """``load(key)``, reused for ``cache_seconds`` (for good where ``keep`` says so: a
+        deletion is final). The injected clock makes the revocation delay testable."""
+        now = self.clock()
         with self._lock:
-            cached = self._cache.get(key_id)
-        if cached is not None and now - cached[0] < self.cache_seconds:
+            cached = cache.get(key)
+        if cached is not None and (keep(cached[1]) or now - cached[0] < self.cache_seconds):
             return cached[1]
-        record = self.keys.get(key_id)
+        value = load(key)
         with self._lock:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[key_id] = (now, record)
-        return record
+            if len(cache) > 10_000:
+                cache.clear()
+            cache[key] = (now, value)
+        return value
