@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import KW_ONLY, asdict, dataclass
 from typing import Any, Protocol
 
 from aiaas.auth.principal import Principal
@@ -106,29 +106,19 @@ class ErasureReceipt:
         }
 
 
+@dataclass(frozen=True)
 class AccountEraser:
     """Deletes a tenant's user, keys, private models and weights, batch jobs and usage."""
 
-    def __init__(
-        self,
-        accounts: AccountService,
-        *,
-        users: Users,
-        keys: TenantKeys,
-        models: TenantModels,
-        weights: TenantWeights,
-        jobs: TenantJobs,
-        usage: TenantUsage,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.accounts = accounts
-        self.users = users
-        self.keys = keys
-        self.models = models
-        self.weights = weights
-        self.jobs = jobs
-        self.usage = usage
-        self.clock = clock
+    accounts: AccountService
+    _: KW_ONLY
+    users: Users
+    keys: TenantKeys
+    models: TenantModels
+    weights: TenantWeights
+    jobs: TenantJobs
+    usage: TenantUsage
+    clock: Callable[[], float] = time.time
 
     def delete(self, caller: Principal, email: str, password: str) -> ErasureReceipt:
         """Delete the caller's account after checking its password again (see the module)."""
