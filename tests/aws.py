@@ -42,6 +42,7 @@ class AwsResources:
     batch_bucket: str = ""
     batch_queue_url: str = ""
     batch_dlq_url: str = ""
+    training_queue_url: str = ""
 
     def client(self, service: str) -> Any:
         return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1")
@@ -81,6 +82,7 @@ def create_resources(endpoint: str) -> AwsResources:
         batch_bucket=names["BatchBucket"],
         batch_queue_url=refs.get("BatchQueue", ""),
         batch_dlq_url=refs.get("BatchDeadLetterQueue", ""),
+        training_queue_url=refs.get("TrainingQueue", ""),
     )
 
 
@@ -111,6 +113,7 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> AwsResources:
         "AIAAS_JOBS_TABLE": res.jobs_table,
         "AIAAS_BATCH_BUCKET": res.batch_bucket,
         "AIAAS_BATCH_QUEUE_URL": res.batch_queue_url,
+        "AIAAS_TRAINING_QUEUE_URL": res.training_queue_url,
     }.items():
         monkeypatch.setenv(key, value)
     res.put_key(EVENT_KEY[0])

@@ -39,6 +39,9 @@ if TYPE_CHECKING:
     from aiaas.serving.gpu import GpuBackend
     from aiaas.serving.predictions import PredictionService
     from aiaas.serving.resolver import ModelResolver
+    from aiaas.training.service import TrainingService
+    from aiaas.training.store import DynamoTrainingJobs
+    from aiaas.training.worker import Trainer
     from aiaas_runtime import ModelRegistry
 
 
@@ -281,6 +284,49 @@ class Services:
             on_finished=self.meter_job,
         )
 
+    @cached_property
+    def training_store(self) -> DynamoTrainingJobs:
+        """Training jobs on the jobs table."""
+        from aiaas.training.store import DynamoTrainingJobs  # noqa: PLC0415
+
+        self.settings.require("jobs_table")
+        return DynamoTrainingJobs(self.client("dynamodb"), str(self.settings.jobs_table))
+
+    @cached_property
+    def training(self) -> TrainingService:
+        """The training jobs API's service."""
+        from aiaas.training.service import TrainingLimits, TrainingService  # noqa: PLC0415
+
+        s = self.settings
+        limits = TrainingLimits(
+            s.training_max_bytes, s.training_max_grid, s.training_max_runtime_s,
+            s.batch_link_seconds,
+        )  # fmt: skip
+        return TrainingService(self.training_store, self.batch_files, self.catalog, limits)
+
+    @cached_property
+    def trainer(self) -> Trainer:
+        """TrainingFunction's steps (scikit-learn is imported by the steps that fit)."""
+        from aiaas.batch.files import SqsChunks  # noqa: PLC0415
+        from aiaas.training.table import Limits  # noqa: PLC0415
+        from aiaas.training.worker import Trainer, WorkerConfig  # noqa: PLC0415
+
+        s = self.settings
+        s.require("training_queue_url", "weights_bucket")
+        config = WorkerConfig(
+            Limits(s.training_max_bytes, s.training_max_rows, s.training_max_columns),
+            candidates_per_message=s.training_candidates_per_message,
+            max_receives=s.training_max_receives,
+        )
+        return Trainer(
+            self.training_store,
+            self.batch_files,
+            SqsChunks(self.client("sqs"), str(s.training_queue_url)),
+            self.catalog,
+            weights=S3Weights(self.client("s3"), str(s.weights_bucket)),
+            config=config,
+        )
+
     def meter_job(self, job: BatchJob) -> None:
         """Count a finished job's scored rows in its tenant's usage (no quota applies)."""
         if job.succeeded:
@@ -315,8 +361,13 @@ def catalog_services(settings: Settings) -> Services:
 
 
 def jobs_services(settings: Settings) -> Services:
-    """JobsFunction: batch jobs."""
-    return built(settings, "jobs")
+    """JobsFunction: batch and training jobs."""
+    return built(settings, "jobs", "training")
+
+
+def training_services(settings: Settings) -> Services:
+    """TrainingFunction: the training steps."""
+    return built(settings, "trainer")
 
 
 def batch_services(settings: Settings) -> Services:

@@ -67,6 +67,15 @@ class Settings(BaseModel):
         batch_max_line_bytes: Longest input line; a longer one becomes an error row.
         batch_inbox_tenant: The tenant that owns jobs started by files under ``inbox/``.
         batch_link_seconds: Lifetime of presigned upload and output links.
+        training_queue_url: SQS queue of training steps (profile, candidates, finish).
+        training_max_bytes: Largest training dataset (CSV) the Lambda path takes.
+        training_max_rows: Most data rows of a training dataset.
+        training_max_columns: Most columns of a training dataset.
+        training_max_grid: Most candidates of one search (a larger grid needs
+            ``max_candidates``, a random search).
+        training_max_runtime_s: Longest ``max_runtime_s`` a job may ask for.
+        training_candidates_per_message: Candidates scored per SQS message (invocation).
+        training_max_receives: The training queue's ``maxReceiveCount``.
         gpu_endpoint: SageMaker endpoint that serves ``gpu`` models (empty: none).
         gpu_url: Base URL of a GPU container app reached over HTTP (local stack), instead.
         gpu_timeout_s: How long a forwarded request may take.
@@ -135,6 +144,14 @@ class Settings(BaseModel):
     batch_max_line_bytes: int = Field(default=1024 * 1024, ge=64)
     batch_inbox_tenant: str = "operator"
     batch_link_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
+    training_queue_url: str | None = None
+    training_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    training_max_rows: int = Field(default=100_000, ge=10)
+    training_max_columns: int = Field(default=200, ge=2)
+    training_max_grid: int = Field(default=500, ge=1)
+    training_max_runtime_s: int = Field(default=6 * 3600, ge=60)
+    training_candidates_per_message: int = Field(default=1, ge=1, le=100)
+    training_max_receives: int = Field(default=3, ge=1, le=1000)
     gpu_endpoint: str = ""
     gpu_url: str = ""
     gpu_timeout_s: float = Field(default=25.0, gt=0, le=900)

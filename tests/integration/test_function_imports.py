@@ -23,6 +23,17 @@ LAYERS = {
     "InferenceLayer": {"aiaas_runtime", "numpy", "onnxruntime", "tokenizers", "PIL"},
     "RegisterLayer": {"aiaas_runtime", "numpy", "onnxruntime", "onnx", "ml_dtypes"},
     "ModelsLayer": set(),
+    "TrainingLayer": {
+        "numpy",
+        "scipy",
+        "sklearn",
+        "skl2onnx",
+        "onnx",
+        "ml_dtypes",
+        "joblib",
+        "threadpoolctl",
+        "narwhals",
+    },  # fmt: skip
     "AppLayer": {
         "aiaas",
         "fastapi",
@@ -49,6 +60,29 @@ DEV_ONLY = {
     "torch",
     "pytest",
 }
+
+TRAINING_STEP = r"""
+import importlib.abc, sys
+blocked = set(sys.argv[1].split(","))
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in blocked:
+            raise ModuleNotFoundError(f"No module named {name!r} (not in this function's layers)")
+        return None
+sys.meta_path.insert(0, Block())
+from aiaas.training.records import Candidate, build_spec
+from aiaas.training.search import cross_validate, finish, split
+from aiaas.training.table import Limits, load_dataset
+rows = ["a,b,c,y"] + [f"{i % 7},{'xyz'[i % 3]},{i % 5 or ''},{'yes' if i % 3 else 'no'}" for i in range(60)]
+body = {"model": "m", "task": "classification", "target": "y", "algorithms": ["gradient_boosting"]}
+spec = build_spec(body, max_grid=10, max_runtime_s=60)
+data = load_dataset("\n".join(rows).encode(), "y", "classification", 5, Limits())
+held = split(data, spec)
+scored = cross_validate(data, held, spec.candidates()[0], spec)
+assert scored.get("cv_mean") is not None, scored
+trained = finish(data, held, scored, spec)
+assert len(trained.onnx) > 1000 and trained.metrics["accuracy"] is not None
+"""
 
 CHILD = """
 import importlib.abc, sys
@@ -90,3 +124,18 @@ def test_function_imports_with_only_its_layers(function: str, aws: AwsResources)
         cwd=Path(ROOT / code),
     )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_a_training_step_runs_with_only_the_training_and_app_layers() -> None:
+    # A cross-validation and a finish (refit, metrics, importance, ONNX export) import only
+    # what TrainingLayer and AppLayer ship: no onnxruntime, no pandas.
+    provided = LAYERS["TrainingLayer"] | LAYERS["AppLayer"]
+    blocked = (set().union(*LAYERS.values()) | DEV_ONLY | {"pandas"}) - provided
+    result = subprocess.run(
+        [sys.executable, "-c", TRAINING_STEP, ",".join(sorted(blocked))],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]

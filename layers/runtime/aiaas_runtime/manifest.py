@@ -20,8 +20,16 @@ from typing import Any, Literal, cast
 
 from aiaas_runtime.errors import ModelLoadError
 
-Task = Literal["embedding", "tabular-classification", "image-classification", "custom"]
-TASKS: tuple[Task, ...] = ("embedding", "tabular-classification", "image-classification", "custom")
+Task = Literal[
+    "embedding", "tabular-classification", "tabular-regression", "image-classification", "custom"
+]
+TASKS: tuple[Task, ...] = (
+    "embedding",
+    "tabular-classification",
+    "tabular-regression",
+    "image-classification",
+    "custom",
+)
 MANIFEST_FILE = "manifest.json"
 SCHEMA_VERSION = 1
 

@@ -219,7 +219,10 @@ class Model:
 
     @property
     def _takes_texts(self) -> bool:
-        return any(spec.datatype == "BYTES" for spec in self.serving_inputs)
+        # a table's string columns are graph tensors, not texts to tokenize
+        return self.manifest.task == "embedding" and any(
+            spec.datatype == "BYTES" for spec in self.serving_inputs
+        )
 
     @staticmethod
     def _texts(tensors: Tensors) -> list[str]:

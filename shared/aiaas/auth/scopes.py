@@ -13,6 +13,7 @@ class Scope(StrEnum):
         MODELS_READ: Browse the catalog.
         MODELS_WRITE: Register, change and delete the tenant's models.
         BATCH: Create, read and cancel batch jobs.
+        TRAINING: Create, read and cancel training jobs.
         KEYS_MANAGE: Create, list and revoke API keys; read usage.
     """
 
@@ -20,6 +21,7 @@ class Scope(StrEnum):
     MODELS_READ = "models:read"
     MODELS_WRITE = "models:write"
     BATCH = "batch"
+    TRAINING = "training"
     KEYS_MANAGE = "keys:manage"
 
 

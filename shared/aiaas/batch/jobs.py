@@ -20,7 +20,11 @@ from aiaas.domain.catalog import CatalogService
 from aiaas.errors import Conflict, InvalidInput, NotFound
 
 ACTIVE = ("UPLOADING", "QUEUED", "RUNNING")
-ROW_TASKS = ("tabular-classification", "custom")  # tasks whose inputs are rows: CSV fits
+ROW_TASKS = (
+    "tabular-classification",
+    "tabular-regression",
+    "custom",
+)  # tasks whose inputs are rows: CSV fits
 
 
 class JobFiles(Protocol):

@@ -25,7 +25,13 @@ if TYPE_CHECKING:  # CatalogFunction has the runtime; AuthFunction imports this 
     from aiaas_runtime import ModelManifest
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}[a-z0-9]$")
-TASKS = ("embedding", "tabular-classification", "image-classification", "custom")
+TASKS = (
+    "embedding",
+    "tabular-classification",
+    "tabular-regression",
+    "image-classification",
+    "custom",
+)
 
 
 class WeightStore(Protocol):

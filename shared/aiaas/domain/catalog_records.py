@@ -59,7 +59,9 @@ class ModelVersion:
 
     ``artifacts`` maps roles (``fp32``, ``int8``, ``tokenizer``) to URIs (``s3://...``, or
     ``layer:<name>/<file>`` for a built-in the models layer carries) and ``digests`` to their
-    sha256. ``manifest`` is the build's manifest of a built-in seeded into S3.
+    sha256. ``manifest`` is the build's manifest of a built-in seeded into S3. ``training``
+    is set on a version the platform trained: its job, typed input ``columns``, ``labels``,
+    test-set ``metrics``, and where its background sample and column baselines are.
     """
 
     tenant: str
@@ -81,6 +83,7 @@ class ModelVersion:
     manifest: dict[str, Any] = field(default_factory=dict)
     upload_etag: str = ""
     ignored_uploads: int = 0
+    training: dict[str, Any] = field(default_factory=dict)
 
     def digest(self, role: str) -> str:
         """The sha256 of one artifact (``fp32``, ``int8``, ``tokenizer``...)."""
@@ -105,6 +108,7 @@ class ModelVersion:
             "latency": self.latency,
             "variants": sorted(self.artifacts),
             "ignored_uploads": self.ignored_uploads,
+            "training": self.training or None,
         }
 
 

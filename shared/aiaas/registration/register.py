@@ -16,6 +16,13 @@ from typing import Any, Literal, Protocol
 
 from aiaas.domain.catalog import MAX_TOKENIZER_BYTES, TOKENIZER_FILE, parse_upload_key
 from aiaas.domain.catalog_records import CatalogStore, ModelVersion
+from aiaas.registration.parity import (
+    MAX_PARITY_BYTES,
+    PARITY_FILE,
+    check_parity,
+    parse_parity,
+    refusal,
+)
 from aiaas.registration.quantization import GateConfig, gate_from, quantize_and_gate
 from aiaas.registration.runs import (
     LatencyProfile,
@@ -115,10 +122,17 @@ class Registrar:
             )
         model = validate_model(self.weights.read(key, limits.max_bytes), limits)
         prefix = f"{version.tenant}/{version.name}/{version.version}"
+        parity_doc = self._parity_doc(key)
+        parity = check_parity(model.data, parity_doc) if parity_doc is not None else None
+        if parity is not None and not parity.passed:
+            raise InvalidModel("parity", refusal(parity))
         artifacts = {"fp32": self.weights.write(f"{prefix}/model.fp32.onnx", model.data)}
         quant = quantize_and_gate(model, self.config.gate)
         served, variant = model.data, "fp32"
-        if quant.kept and quant.data is not None:
+        int8_parity = None
+        if quant.kept and quant.data is not None and parity_doc is not None:
+            int8_parity = check_parity(quant.data, parity_doc)
+        if quant.kept and quant.data is not None and (int8_parity is None or int8_parity.passed):
             artifacts["int8"] = self.weights.write(f"{prefix}/model.int8.onnx", quant.data)
             served, variant = quant.data, "int8"
         digests = {"fp32": model.sha256}
@@ -136,11 +150,30 @@ class Registrar:
             size=model.size,
             inputs=[t.to_dict() for t in model.inputs],
             outputs=[t.to_dict() for t in model.outputs],
-            quality={"int8": quant.to_dict(), "opset": model.opset, "producer": model.producer},
+            quality={
+                "int8": quant.to_dict()
+                | ({"parity": int8_parity.to_dict()} if int8_parity is not None else {})
+                | ({"kept": False} if int8_parity is not None and not int8_parity.passed else {}),
+                "opset": model.opset,
+                "producer": model.producer,
+                **({"parity": parity.to_dict()} if parity is not None else {}),
+            },
             latency=self._latency(profile, variant),
             artifacts=artifacts,
             digests=digests,
         )
+
+    def _parity_doc(self, key: str) -> dict[str, Any] | None:
+        """The ``parity.json`` uploaded beside the model (the training service writes one)."""
+        source = key.rsplit("/", 1)[0] + f"/{PARITY_FILE}"
+        if not self.weights.exists(source):
+            return None
+        size = self.weights.size(source)
+        if size > MAX_PARITY_BYTES:
+            raise InvalidModel(
+                "parity", f"parity.json is {size} bytes; the limit is {MAX_PARITY_BYTES}"
+            )
+        return parse_parity(self.weights.read(source, MAX_PARITY_BYTES))
 
     def _tokenizer(self, key: str, prefix: str) -> tuple[str, str] | None:
         """The ``tokenizer.json`` uploaded beside the model, checked and stored; None if none."""

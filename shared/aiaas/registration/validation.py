@@ -34,7 +34,7 @@ from aiaas_runtime.session import ort_version
 
 Check = Literal[
     "too_large", "not_onnx", "external_data", "opset", "custom_op", "checker", "input_type",
-    "output_type", "load", "run", "tokenizer",
+    "output_type", "load", "run", "tokenizer", "parity",
 ]  # fmt: skip
 
 DEFAULT_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml", "com.microsoft"})

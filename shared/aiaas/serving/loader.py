@@ -104,6 +104,10 @@ def manifest_of(
     preprocessing: dict[str, Any] = dict(model.preprocessing)
     if model.features:
         preprocessing["features"] = list(model.features)
+    labels = list(model.labels)
+    if version.training:  # a trained version: its own typed columns and classes
+        preprocessing["columns"] = version.training.get("columns", [])
+        labels = [str(label) for label in version.training.get("labels", [])]
     postprocessing: dict[str, Any] = {"scores_kind": model.scores_kind}
     if model.output:
         postprocessing |= {"scores": model.output, "output": model.output}
@@ -114,7 +118,7 @@ def manifest_of(
         "description": model.description,
         "inputs": version.inputs,
         "outputs": version.outputs,
-        "labels": list(model.labels),
+        "labels": labels,
         "preprocessing": preprocessing,
         "postprocessing": postprocessing,
         "limits": {

@@ -62,10 +62,11 @@ def create_catalog_app(services: Services) -> FastAPI:
 
 
 def create_jobs_app(services: Services) -> FastAPI:
-    """The JobsFunction app: batch jobs (create with a presigned upload, read, list, cancel)."""
-    from aiaas.web.routes import batch_jobs  # noqa: PLC0415
+    """The JobsFunction app: batch and training jobs (create with a presigned upload, read,
+    list, cancel)."""
+    from aiaas.web.routes import batch_jobs, training_jobs  # noqa: PLC0415
 
-    return _app(services, "aiaas batch jobs", batch_jobs.router)
+    return _app(services, "aiaas jobs", batch_jobs.router, training_jobs.router)
 
 
 def _app(services: Services, title: str, *routers: APIRouter) -> FastAPI:

@@ -12,6 +12,12 @@ def processor_for(manifest: ModelManifest) -> TaskProcessor:
         from aiaas_runtime.tasks.text import EmbeddingProcessor  # noqa: PLC0415
 
         return EmbeddingProcessor(manifest)
+    if manifest.task in ("tabular-classification", "tabular-regression") and (
+        manifest.preprocessing.get("columns")
+    ):
+        from aiaas_runtime.tasks.table import TableProcessor  # noqa: PLC0415
+
+        return TableProcessor(manifest)
     if manifest.task == "tabular-classification":
         from aiaas_runtime.tasks.tabular import TabularProcessor  # noqa: PLC0415
 

@@ -23,7 +23,9 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from aiaas.domain.catalog_records import Runtime, ScoresKind, Status, Visibility
 from aiaas.web.schemas.text import SafeName, SafeProse
 
-Task = Literal["embedding", "tabular-classification", "image-classification", "custom"]
+Task = Literal[
+    "embedding", "tabular-classification", "tabular-regression", "image-classification", "custom"
+]
 
 
 def _unique(names: list[str]) -> list[str]:
@@ -163,6 +165,11 @@ class VersionPublic(Public):
     variants: list[str] = Field(examples=[["fp32", "int8"]])
     ignored_uploads: int = Field(
         default=0, description="Uploads after the registered one (a version takes one)"
+    )
+    training: dict[str, Any] | None = Field(
+        default=None,
+        description="A version the platform trained: its job, input columns, labels and "
+        "test-set metrics",
     )
 
 

@@ -1,0 +1,189 @@
+"""Training jobs in DynamoDB (the jobs table, beside batch jobs).
+
+| item | pk | sk | gsi1pk | gsi1sk |
+|---|---|---|---|---|
+| job | ``JOB#<train_id>`` | ``META`` | ``TRAINING#<tenant>`` | ``<created, 10 digits>#<id>`` |
+| candidate scored | ``JOB#<train_id>`` | ``CAND#<000001>`` | | |
+
+The job is a JSON ``doc`` plus two attributes that change atomically: ``status`` (conditional
+transitions) and ``candidates_done`` (added in the same transaction that stores a
+candidate's result, on the condition that it was not stored yet: a duplicate SQS delivery
+changes nothing).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from aiaas.aws.lite import error_code
+from aiaas.repositories.dynamo import (
+    aws_errors,
+    conditional,
+    delete_items,
+    partition,
+    query_all,
+)
+from aiaas.training.records import TrainingJob, dumps
+
+CANCELLED_TX = "TransactionCanceledException"
+
+
+def _key(job_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"JOB#{job_id}"}, "sk": {"S": "META"}}
+
+
+def _job(item: dict[str, Any]) -> TrainingJob:
+    return TrainingJob.from_doc(
+        json.loads(item["doc"]["S"]), item["status"]["S"], int(item["candidates_done"]["N"])
+    )
+
+
+class DynamoTrainingJobs:
+    """Training jobs and their candidates' results."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self.client = client
+        self.table = table
+
+    def create(self, job: TrainingJob) -> bool:
+        """Store a new job; False if its id exists."""
+        item = {
+            **_key(job.id),
+            "doc": {"S": dumps(job.doc())},
+            "status": {"S": job.status},
+            "candidates_done": {"N": str(job.candidates_done)},
+            "gsi1pk": {"S": f"TRAINING#{job.tenant}"},
+            "gsi1sk": {"S": f"{job.created_at:010d}#{job.id}"},
+        }
+        return conditional(
+            "storing the training job",
+            lambda: self.client.put_item(
+                TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)"
+            ),
+        )
+
+    def get(self, job_id: str) -> TrainingJob | None:
+        """One job, read consistently."""
+        with aws_errors("reading the training job"):
+            item = self.client.get_item(
+                TableName=self.table, Key=_key(job_id), ConsistentRead=True
+            ).get("Item")
+        return _job(item) if item and "doc" in item else None
+
+    def transition(self, job: TrainingJob, allowed: tuple[str, ...], **changes: Any) -> bool:
+        """Store ``job`` with ``changes`` if its stored status is one of ``allowed``."""
+        updated = job.with_changes(**changes)
+        values: dict[str, Any] = {":doc": {"S": dumps(updated.doc())}, ":s": {"S": updated.status}}
+        statuses = []
+        for index, status in enumerate(allowed):
+            values[f":a{index}"] = {"S": status}
+            statuses.append(f"#s = :a{index}")
+        return conditional(
+            "updating the training job",
+            lambda: self.client.update_item(
+                TableName=self.table,
+                Key=_key(job.id),
+                UpdateExpression="SET doc = :doc, #s = :s",
+                ConditionExpression=f"attribute_exists(pk) AND ({' OR '.join(statuses)})",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=values,
+            ),
+        )
+
+    def record_candidate(self, job_id: str, index: int, result: dict[str, Any]) -> bool:
+        """Store a candidate's result and count it, once, while the job searches; False for a
+        duplicate or a job that stopped searching."""
+        marker = {
+            "pk": {"S": f"JOB#{job_id}"},
+            "sk": {"S": f"CAND#{index:06d}"},
+            "result": {"S": dumps(result)},
+        }
+        try:
+            with aws_errors("recording the candidate", CANCELLED_TX):
+                self.client.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Put": {
+                                "TableName": self.table,
+                                "Item": marker,
+                                "ConditionExpression": "attribute_not_exists(pk)",
+                            }
+                        },
+                        {
+                            "Update": {
+                                "TableName": self.table,
+                                "Key": _key(job_id),
+                                "UpdateExpression": "ADD candidates_done :one",
+                                "ConditionExpression": "#s = :searching",
+                                "ExpressionAttributeNames": {"#s": "status"},
+                                "ExpressionAttributeValues": {
+                                    ":one": {"N": "1"},
+                                    ":searching": {"S": "SEARCHING"},
+                                },
+                            }
+                        },
+                    ]
+                )
+        except Exception as exc:
+            if error_code(exc) != CANCELLED_TX:
+                raise
+            return False
+        return True
+
+    def candidates(self, job_id: str) -> list[dict[str, Any]]:
+        """Every recorded candidate result, by index."""
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "ConsistentRead": True,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :c)",
+            "ExpressionAttributeValues": {":pk": {"S": f"JOB#{job_id}"}, ":c": {"S": "CAND#"}},
+        }
+        items = query_all(self.client, "reading the leaderboard", params)
+        return [json.loads(item["result"]["S"]) for item in items]
+
+    def recorded(self, job_id: str, index: int) -> bool:
+        """Whether a candidate's result is stored."""
+        key = {"pk": {"S": f"JOB#{job_id}"}, "sk": {"S": f"CAND#{index:06d}"}}
+        with aws_errors("reading the candidate"):
+            answer = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True)
+        return "Item" in answer
+
+    def page(
+        self, tenant: str, limit: int, after: str | None
+    ) -> tuple[list[TrainingJob], str | None]:
+        """A tenant's jobs, newest first, and the cursor of the next page."""
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :t",
+            "ExpressionAttributeValues": {":t": {"S": f"TRAINING#{tenant}"}},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if after:
+            start = json.loads(base64.urlsafe_b64decode(after))
+            if not isinstance(start, dict) or start.get("gsi1pk") != {"S": f"TRAINING#{tenant}"}:
+                raise ValueError("not a cursor of this tenant's listing")
+            params["ExclusiveStartKey"] = start
+        with aws_errors("listing training jobs"):
+            answer = self.client.query(**params)
+        last = answer.get("LastEvaluatedKey")
+        cursor = base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None
+        return [_job(item) for item in answer.get("Items", [])], cursor
+
+    def all_for_tenant(self, tenant: str) -> list[TrainingJob]:
+        """Every training job of the tenant."""
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :t",
+            "ExpressionAttributeValues": {":t": {"S": f"TRAINING#{tenant}"}},
+        }
+        return [_job(item) for item in query_all(self.client, "listing training jobs", params)]
+
+    def delete(self, job_id: str) -> int:
+        """Delete a job and its candidates' results; how many items that was."""
+        keys = partition(self.client, self.table, f"JOB#{job_id}", "listing a job's records")
+        return delete_items(self.client, self.table, keys, "deleting a training job")
