@@ -33,7 +33,7 @@ LAYERS = {
         "joblib",
         "threadpoolctl",
         "narwhals",
-    },  # fmt: skip
+    },
     "AppLayer": {
         "aiaas",
         "fastapi",
@@ -73,7 +73,8 @@ sys.meta_path.insert(0, Block())
 from aiaas.training.records import Candidate, build_spec
 from aiaas.training.search import cross_validate, finish, split
 from aiaas.training.table import Limits, load_dataset
-rows = ["a,b,c,y"] + [f"{i % 7},{'xyz'[i % 3]},{i % 5 or ''},{'yes' if i % 3 else 'no'}" for i in range(60)]
+cells = lambda i: f"{i % 7},{'xyz'[i % 3]},{i % 5 or ''},{'yes' if i % 3 else 'no'}"
+rows = ["a,b,c,y"] + [cells(i) for i in range(60)]
 body = {"model": "m", "task": "classification", "target": "y", "algorithms": ["gradient_boosting"]}
 spec = build_spec(body, max_grid=10, max_runtime_s=60)
 data = load_dataset("\n".join(rows).encode(), "y", "classification", 5, Limits())
