@@ -147,6 +147,7 @@ class Services:
         from aiaas.batch.erasure import JobEraser  # noqa: PLC0415
         from aiaas.domain.erasure import AccountEraser  # noqa: PLC0415
         from aiaas.repositories.accounts import DynamoKeys, DynamoUsers  # noqa: PLC0415
+        from aiaas.training.erasure import TrainingEraser  # noqa: PLC0415
 
         s = self.settings
         s.require("accounts_table", "usage_table", "models_table", "weights_bucket")
@@ -159,6 +160,7 @@ class Services:
             weights=S3Weights(self.client("s3"), str(s.weights_bucket)),
             jobs=JobEraser(self.job_store, self.batch_files),
             usage=DynamoUsage(dynamodb, str(s.usage_table)),  # boto3: BatchWriteItem
+            training=TrainingEraser(self.training_store, self.batch_files),
         )
 
     @cached_property

@@ -22,6 +22,7 @@ from aiaas.repositories.models import DynamoCatalog
 from aiaas.repositories.weights import S3Weights
 from aiaas.services import Services
 from aiaas.settings import Settings
+from aiaas.training.erasure import TrainingEraser
 from aiaas.training.records import Candidate, TrainingJob
 from aiaas.training.search import build_pipeline, split
 from aiaas.training.table import Limits, load_dataset
@@ -373,3 +374,19 @@ def test_a_step_that_keeps_failing_fails_the_job_on_its_last_delivery(harness: H
     assert "FAILED" in harness.trainer.handle(profile, receives=3)
     failed = harness.services.training.get(ALICE, job.id)
     assert failed.status == "FAILED" and "internal error" in failed.reason
+
+
+def test_deleting_an_account_erases_its_training_jobs_and_datasets(harness: Harness) -> None:
+    running, _ = harness.create(ALICE, model="gone", task="classification", target="churn")
+    harness.upload(running, to_csv(churn_rows(60)))
+    kept, _ = harness.create(BOB, model="kept", task="classification", target="churn")
+    eraser = TrainingEraser(harness.services.training_store, harness.services.batch_files)
+    assert eraser.erase_tenant(ALICE.tenant) == (1, 1)
+    with pytest.raises(NotFound):
+        harness.services.training.get(ALICE, running.id)
+    listed = harness.aws.client("s3").list_objects_v2(
+        Bucket=harness.aws.batch_bucket, Prefix="training/"
+    )
+    assert listed.get("KeyCount", 0) == 0
+    assert harness.drain() == [f"skip {running.id}: no such job"]  # its queued step
+    assert harness.services.training.get(BOB, kept.id).status == "PENDING_UPLOAD"

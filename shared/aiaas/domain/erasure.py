@@ -91,6 +91,8 @@ class ErasureReceipt:
     batch_jobs: int
     batch_files: int
     usage_rows: int
+    training_jobs: int = 0
+    training_files: int = 0
 
     def to_public(self) -> dict[str, Any]:
         """The API's receipt."""
@@ -108,7 +110,8 @@ class ErasureReceipt:
 
 @dataclass(frozen=True)
 class AccountEraser:
-    """Deletes a tenant's user, keys, private models and weights, batch jobs and usage."""
+    """Deletes a tenant's user, keys, private models and weights, batch and training jobs and
+    usage."""
 
     accounts: AccountService
     _: KW_ONLY
@@ -118,6 +121,7 @@ class AccountEraser:
     weights: TenantWeights
     jobs: TenantJobs
     usage: TenantUsage
+    training: TenantJobs | None = None
     clock: Callable[[], float] = time.time
 
     def delete(self, caller: Principal, email: str, password: str) -> ErasureReceipt:
@@ -130,6 +134,7 @@ class AccountEraser:
         models, versions = self.models.erase_tenant(tenant)
         weight_objects = self.weights.erase_tenant(tenant)
         jobs, files = self.jobs.erase_tenant(tenant)
+        trained, datasets = self.training.erase_tenant(tenant) if self.training else (0, 0)
         usage_rows = self.usage.erase(tenant, [*key_ids, f"user:{user.user_id}"])
         self.users.delete(user.email)
         return ErasureReceipt(
@@ -144,4 +149,6 @@ class AccountEraser:
             batch_jobs=jobs,
             batch_files=files,
             usage_rows=usage_rows,
+            training_jobs=trained,
+            training_files=datasets,
         )
