@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
+from typing import Protocol
 
-from aiaas.batch.files import S3BatchFiles
 from aiaas.training.records import ACTIVE
 from aiaas.training.store import DynamoTrainingJobs
+
+
+class DatasetFiles(Protocol):
+    """The dataset bucket (the batch bucket's ``training/`` prefix)."""
+
+    def erase(self, keys: Iterable[str], prefixes: Iterable[str]) -> int: ...
 
 
 class TrainingEraser:
     """`TenantJobs` for training: the jobs table's training jobs and their datasets."""
 
-    def __init__(self, store: DynamoTrainingJobs, files: S3BatchFiles) -> None:
+    def __init__(self, store: DynamoTrainingJobs, files: DatasetFiles) -> None:
         self.store = store
         self.files = files
 
