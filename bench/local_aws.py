@@ -43,6 +43,9 @@ def local_aws() -> Iterator[dict[str, str]]:
             "AIAAS_JWT_SECRET_ARN": res.jwt_secret_arn,
             "AIAAS_MODELS_TABLE": res.models_table,
             "AIAAS_WEIGHTS_BUCKET": res.weights_bucket,
+            "AIAAS_JOBS_TABLE": res.jobs_table,
+            "AIAAS_BATCH_BUCKET": res.batch_bucket,
+            "AIAAS_TRAINING_QUEUE_URL": res.training_queue_url,
         }
     finally:
         server.stop()

@@ -16,6 +16,7 @@ from aiaas.domain.records import User
 from aiaas.repositories.accounts import DynamoUsers
 from aiaas.services import Services
 from aiaas.settings import Settings
+from aiaas.training.records import TrainingJob, build_spec
 from aiaas_dev.cfn import load_yaml
 from tests.conftest import ROOT
 from tests.integration.conftest import load_function
@@ -59,7 +60,8 @@ STATUSES = {
     "oip-version-metadata.json": 200, "oip-version-ready.json": 200,
     "openai-embeddings.json": 200, "predict-bad-input.json": 400,
     "predict-embedding.json": 200, "predict-image.json": 200, "predict-tabular.json": 200,
-    "usage.json": 200,
+    "usage.json": 200, "training-create-job.json": 202, "training-get-job.json": 200,
+    "training-list-jobs.json": 200, "training-cancel-job.json": 200,
 }  # fmt: skip
 
 
@@ -81,6 +83,13 @@ def given(name: str, event: dict[str, Any]) -> None:
             id=job_id, tenant=TENANT, model="iris-rf", version=None, input_format="jsonl",
             status="UPLOADING", created_at=0, input_key=f"uploads/{job_id}.jsonl",
             output_key=f"outputs/{job_id}.jsonl"))  # fmt: skip
+    if name.startswith("training-") and "job_id" in (event.get("pathParameters") or {}):
+        spec = build_spec({"model": "churn", "task": "classification", "target": "churn"},
+                          max_grid=500, max_runtime_s=3600)  # fmt: skip
+        job_id = event["pathParameters"]["job_id"]
+        services.training_store.create(TrainingJob(
+            id=job_id, tenant=TENANT, spec=spec, status="PENDING_UPLOAD", created_at=0,
+            input_key=f"training/uploads/{job_id}.csv"))  # fmt: skip
     if name == "auth-login.json":
         body = json.loads(event["body"])
         services.accounts.signup(body["email"], body["password"])
@@ -133,3 +142,11 @@ def test_sqs_batch_event_gets_a_partial_batch_response() -> None:
     event = json.loads((ROOT / "events" / "sqs-batch-chunk.json").read_text())
     response = load_function("batch").handler(event, None)
     assert response == {"batchItemFailures": []}  # no such job: nothing to retry
+
+
+def test_training_events_reach_the_training_function() -> None:
+    handler = load_function("training").handler
+    upload = json.loads((ROOT / "events" / "s3-training-upload.json").read_text())
+    assert handler(upload, None) == {"batchItemFailures": []}  # no job waits for it: skipped
+    step = json.loads((ROOT / "events" / "sqs-training-step.json").read_text())
+    assert handler(step, None) == {"batchItemFailures": []}  # no such job: nothing to retry
