@@ -96,6 +96,12 @@ def write_testdata(dst: Path, x_test: np.ndarray, y_test: np.ndarray, labels: li
     )
 
 
+def background(x_train: np.ndarray, rows: int = 50) -> list[list[float]]:
+    """A seeded sample of training rows: the background its explanations average over."""
+    picked = np.sort(np.random.default_rng(common.SEED).choice(len(x_train), rows, replace=False))
+    return [[round(float(v), 4) for v in x_train[i]] for i in picked]
+
+
 def manifest_fields(search: GridSearchCV, labels: list[str], n_train: int) -> dict[str, Any]:
     """Return the recipe-specific manifest fields (everything but quality and artifacts)."""
     return {
@@ -157,5 +163,9 @@ def build(models_dir: Path, testdata_dir: Path) -> dict[str, Any]:
         "int8": onnx_accuracy(int8_path, x_test, y_test),
         "sklearn": common.accuracy(search.best_estimator_.predict(x_test), y_test),
     }
-    fields = {**manifest_fields(search, labels, len(y_train)), "quality": quality}
+    fields = {
+        **manifest_fields(search, labels, len(y_train)),
+        "quality": quality,
+        "explain": {"background": background(x_train)},  # aiaas_runtime.explain
+    }
     return common.write_manifest(out, fields, {"int8": int8_path, "fp32": fp32_path})

@@ -28,6 +28,7 @@ from aiaas.training.search import build_pipeline, split
 from aiaas.training.table import Limits, load_dataset
 from aiaas.training.worker import Trainer, WorkerConfig
 from aiaas_runtime import PredictParams
+from aiaas_runtime.explain import ExplainParams
 from tests.aws import AwsResources
 from tests.training_data import churn_rows, diabetes_csv, to_csv
 
@@ -202,6 +203,13 @@ def test_a_grid_matches_gridsearchcv_and_the_model_serves_raw_rows(
     )
     assert len(background["rows"]) == 200 and background["columns"] == schema
     assert {c["name"] for c in baseline["columns"]} == {c["name"] for c in schema}
+    # and its explanations use the training sample stored with the version, and add up
+    explained = harness.services.predictions.explain(ALICE, "churn-rf", asked[:1], ExplainParams())
+    (one,) = explained.outputs
+    assert one["method"] == "exact_shapley" and len(one["attributions"]) == 6
+    total = one["base_value"] + sum(a["attribution"] for a in one["attributions"])
+    assert total == pytest.approx(one["prediction"], rel=1e-4)
+    assert one["prediction"] == pytest.approx(served.outputs[0]["probabilities"][one["target"]])
     # and another tenant neither sees the job nor the model
     with pytest.raises(NotFound):
         harness.services.training.get(BOB, job.id)

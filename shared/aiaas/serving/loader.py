@@ -9,6 +9,7 @@ registered embedding model with an uploaded ``tokenizer.json`` takes texts, like
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,7 @@ class CatalogLoader:
             return self._forwarded(model, version)
         variant = "int8" if "int8" in version.artifacts else "fp32"
         files = self._files(version, (variant, "tokenizer"))
-        manifest = manifest_of(model, version, files)
+        manifest = manifest_of(model, version, files, self._background(version))
         session = open_session(files[variant], threads=self.threads, prefer_gpu=False)
         served = Model(manifest, SessionRunner(session), processor_for(manifest), variant)
         return Opened(served, 2 * files[variant].stat().st_size)
@@ -74,6 +75,14 @@ class CatalogLoader:
         served = Model(manifest, runner, processor_for(manifest), "gpu")  # fp16/fp32: its choice
         return Opened(served, GPU_ENTRY_BYTES)
 
+    def _background(self, version: ModelVersion) -> list[Any] | None:
+        """A trained version's stored training sample (explanations' background)."""
+        uri, digest = version.training.get("background"), version.training.get("background_sha256")
+        if not uri or not digest:
+            return None
+        rows = json.loads(self.cache.path(uri, digest).read_bytes()).get("rows")
+        return rows if isinstance(rows, list) else None
+
     def _files(self, version: ModelVersion, roles: tuple[str, ...]) -> dict[str, Path]:
         files = {}
         for role in roles:
@@ -90,7 +99,10 @@ class CatalogLoader:
 
 
 def manifest_of(
-    model: CatalogModel, version: ModelVersion, files: dict[str, Path]
+    model: CatalogModel,
+    version: ModelVersion,
+    files: dict[str, Path],
+    background: list[Any] | None = None,
 ) -> ModelManifest:
     """The runtime manifest of a catalog version whose files are at ``files`` (by role)."""
     artifacts = {
@@ -128,4 +140,6 @@ def manifest_of(
         "artifacts": artifacts,
         "quality": version.quality,
     }
+    if background:
+        raw["explain"] = {"background": background}
     return parse_manifest(raw, directory)

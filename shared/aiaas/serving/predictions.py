@@ -25,6 +25,7 @@ from aiaas_runtime import (
 
 if TYPE_CHECKING:
     from aiaas.serving.resolver import ModelResolver, ServedModel
+    from aiaas_runtime.explain import ExplainParams
     from aiaas_runtime.model import Tensors
 
 
@@ -52,6 +53,26 @@ class PredictionResult:
             "version": self.served.version,
             "task": self.served.task,
             "outputs": self.outputs,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ExplainResult:
+    """Explanations of one request's inputs, in order, and what they cost."""
+
+    served: ServedModel
+    outputs: list[dict[str, Any]]
+    evaluations: int
+    explain_ms: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The response body of the explain route."""
+        return {
+            "model": self.served.name,
+            "version": self.served.version,
+            "task": self.served.task,
+            "evaluations": self.evaluations,
+            "explanations": self.outputs,
         }
 
 
@@ -146,6 +167,37 @@ class PredictionService:
         with runtime_errors():
             outputs = served.model.run_infer(request)
         return InferResult(served, decoded, outputs, (self.clock() - started) * 1e3)
+
+    def explain(
+        self,
+        caller: Principal,
+        name: str,
+        inputs: Sequence[Any],
+        params: ExplainParams,
+        version: int | None = None,
+    ) -> ExplainResult:
+        """Why the model answered what it did, per input (see `aiaas_runtime.explain`);
+        metered as one explanation request of the model (``<name>:explain`` in usage)."""
+        from aiaas_runtime.explain import Explainer  # noqa: PLC0415
+
+        served = self.resolve(caller, name, version)
+        if served.variant == "gpu":
+            raise InvalidInput(
+                f"model {name!r} runs on the GPU container, which does not explain; "
+                "explanations run on CPU models",
+                param="name",
+            )
+        explain = served.model.manifest.extra.get("explain") or {}
+        explainer = Explainer(served.model, explain.get("background"))
+        with runtime_errors():
+            explainer.check(params)
+            served.model.check_count(len(inputs))
+        if self.meter is not None:
+            self.meter.consume(caller, f"{served.name}:explain")
+        started = self.clock()
+        with runtime_errors():
+            outputs, evaluations = explainer.explain(inputs, params)
+        return ExplainResult(served, outputs, evaluations, (self.clock() - started) * 1e3)
 
     def predict_rows(
         self, caller: Principal, name: str, version: int | None, inputs: Sequence[Any]

@@ -22,6 +22,7 @@ last delivery the job ends FAILED with a reason.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -272,6 +273,7 @@ class Trainer:
             number = self.catalog.store.next_version(job.tenant, spec.model)
             self.store.transition(job, ("EVALUATING",), registered_version=number)
         prefix = f"{job.tenant}/{spec.model}/{number}"
+        background = _json(trained.background)
         training = {
             "job": job.id,
             "columns": dataset.schema(),
@@ -280,12 +282,14 @@ class Trainer:
             "metric": spec.metric,
             "metrics": trained.metrics,
             "best": job.best,
-            "background": self.weights.write(
-                f"{prefix}/background.json", _json(trained.background)
-            ),
+            "background": self.weights.write(f"{prefix}/background.json", background),
+            "background_sha256": hashlib.sha256(background).hexdigest(),
             "baseline": self.weights.write(f"{prefix}/baseline.json", _json(trained.baseline)),
         }
         key = upload_key(job.tenant, spec.model, number, form=job.id.removeprefix("train_"))
+        current = self.store.get(job.id)
+        if current is None or current.status != "EVALUATING":  # cancelled meanwhile
+            raise Conflict(f"training job {job.id!r} is no longer evaluating", param="id")
         existing = self.catalog.store.get_version(job.tenant, spec.model, number)
         if existing is None or existing.status == "PENDING_UPLOAD":
             self.catalog.store.put_version(

@@ -12,9 +12,10 @@ from aiaas.web.docs import documented
 from aiaas.web.errors import shaped_router
 from aiaas.web.responses import FastJSONResponse
 from aiaas.web.schemas.errors import error_responses
-from aiaas.web.schemas.predict import PredictResponse
+from aiaas.web.schemas.predict import ExplainResponse, PredictResponse
 from aiaas.web.serving import PredictCallDep, inference_headers
 from aiaas_runtime import PredictParams
+from aiaas_runtime.explain import DEFAULT_EVALUATIONS, MAX_EVALUATIONS, ExplainParams
 
 router = shaped_router("native", prefix="/v1/models", tags=["predict"])
 
@@ -55,3 +56,66 @@ async def predict(name: ModelName, request: Request, call: PredictCallDep) -> Fa
     params = PredictParams(top_k=options.top_k, dimensions=options.dimensions)
     result = call.service.predict(call.caller, name, body.inputs, params, options.version)
     return FastJSONResponse(result.to_dict(), headers=inference_headers(result))
+
+
+class ExplainParameters(BaseModel):
+    """How to explain, and how much it may cost."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: str | None = Field(
+        default=None, description="shapley (tabular) or occlusion (images, embeddings)"
+    )
+    target: str | int | None = Field(
+        default=None, description="the class to explain (default: the predicted one)"
+    )
+    max_evaluations: int = Field(
+        default=DEFAULT_EVALUATIONS, ge=1, le=MAX_EVALUATIONS,
+        description="model rows one input's explanation may run",
+    )  # fmt: skip
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    background: list[Any] | None = Field(
+        default=None, min_length=1, max_length=1000,
+        description="tabular: rows like the inputs (a trained model uses its training sample)",
+    )  # fmt: skip
+    compare_to: str | None = Field(
+        default=None, min_length=1, max_length=20_000,
+        description="embeddings: the text whose cosine similarity is explained",
+    )  # fmt: skip
+    grid: int = Field(default=8, ge=1, le=32, description="images: occlusion cells per side")
+    version: int | None = Field(default=None, ge=1, description="pin a version")
+
+
+class ExplainRequest(BaseModel):
+    """Inputs as ``/predict`` takes them, and how to explain them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    inputs: list[Any] = Field(min_length=1, max_length=32)
+    parameters: ExplainParameters = Field(default_factory=ExplainParameters)
+
+
+@router.post("/{name}/explain", openapi_extra=openapi_body(ExplainRequest))
+@documented(ExplainResponse, error_responses(400, 401, 403, 404, 409, 413, 429, 503))
+async def explain(name: ModelName, request: Request, call: PredictCallDep) -> FastJSONResponse:
+    """Why the model answered what it did: Shapley values (tabular), an occlusion grid
+    (images), token contributions to a similarity (embeddings). Scope ``predict``."""
+    body = parse_as(ExplainRequest, await read_json(request, call.max_body_bytes))
+    o = body.parameters
+    params = ExplainParams(
+        method=o.method,
+        target=None if o.target is None else str(o.target),
+        max_evaluations=o.max_evaluations,
+        seed=o.seed,
+        background=o.background,
+        compare_to=o.compare_to,
+        grid=o.grid,
+    )
+    result = call.service.explain(call.caller, name, body.inputs, params, o.version)
+    headers = {
+        "x-model-version": result.served.version,
+        "x-model-variant": result.served.variant,
+        "x-explain-ms": f"{result.explain_ms:.2f}",
+        "x-model-evaluations": str(result.evaluations),
+    }
+    return FastJSONResponse(result.to_dict(), headers=headers)

@@ -46,3 +46,19 @@ class EmbeddingsResponse(BaseModel):
     data: list[Embedding]
     model: str
     usage: EmbeddingUsage
+
+
+class ExplainResponse(BaseModel):
+    """One explanation per input, in order.
+
+    Tabular: ``{prediction, base_value, target, method, attributions: [{feature, value,
+    attribution, std_error?}]}`` sorted by magnitude (``base_value + sum == prediction``).
+    Images: ``{prediction, target, grid: [[...]], cell_size: [h, w]}``. Embeddings:
+    ``{prediction, compare_to, tokens: [{text, start, end, attribution}]}``.
+    """
+
+    model: str
+    version: str
+    task: str
+    evaluations: int
+    explanations: list[dict[str, Any]]
