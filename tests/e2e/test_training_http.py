@@ -127,6 +127,12 @@ def test_the_seeds_grid_trains_registers_and_serves_like_scikit_learn(
     batch = wait_for_job(http, headers, submit(http, headers, "churn", jsonl(lines))["id"])
     assert batch["status"] == "SUCCEEDED", batch
     assert [r["output"]["label"] for r in output(batch)] == want
+    # and it is explained with the training sample stored with the version
+    explained = http.post("/v1/models/churn/explain", json={"inputs": rows[:1]}, headers=headers)
+    assert explained.status_code == 200, explained.text
+    (one,) = explained.json()["explanations"]
+    total = one["base_value"] + sum(a["attribution"] for a in one["attributions"])
+    assert total == pytest.approx(one["prediction"], rel=1e-4)
     # and a bad row is a 400 naming the column
     bad = http.post("/v1/models/churn/predict", json={"inputs": [{"age": "old"}]}, headers=headers)
     assert bad.status_code == 400 and "age" in bad.json()["error"]["message"]
