@@ -79,6 +79,7 @@ bench: build ## benchmarks side by side (cold start on the sam build artifacts);
 	AIAAS_LOG_LEVEL=WARNING AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) $(PY) bench/gpu.py --out bench/results/gpu.json
 	AIAAS_LOG_LEVEL=WARNING AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) $(PY) bench/load.py --out bench/results/load.json
 	AIAAS_LOG_LEVEL=WARNING AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) $(PY) bench/training.py --out bench/results/training.json
+	AIAAS_LOG_LEVEL=WARNING AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) $(PY) bench/explain.py --out bench/results/explain.json
 
 bench-gpu: $(VENV)/.stamp $(MODELS)/.stamp ## the GPU container vs the CPU runtime only (run it where a GPU is)
 	AIAAS_LOG_LEVEL=WARNING AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) $(PY) bench/gpu.py --out bench/results/gpu.json
