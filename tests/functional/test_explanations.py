@@ -4,6 +4,7 @@ come back in shape, and every bad input is a 400 that names it."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,9 @@ from sklearn.linear_model import LogisticRegression
 
 from aiaas.auth.principal import Principal
 from aiaas.auth.scopes import ALL_SCOPES
+from aiaas.batch.inputs import Row
+from aiaas.batch.records import BatchJob
+from aiaas.batch.scoring import ModelScorer
 from aiaas.errors import InvalidInput
 from aiaas.registration.register import registrar_from
 from aiaas.repositories.models import DynamoCatalog
@@ -158,3 +162,29 @@ def test_a_registered_model_without_a_background_says_what_to_send(
     register_lr(aws, services, "wine-bare", 4)
     with pytest.raises(InvalidInput, match=r"send parameters\.background"):
         services.predictions.explain(ALICE, "wine-bare", [[13.0, 2.0, 2.4, 19.0]], ExplainParams())
+
+
+def test_a_batch_job_with_explain_carries_each_rows_explanation(services: Services) -> None:
+    job = BatchJob(
+        id="batch_" + "0" * 24, tenant=ALICE.tenant, model="iris-rf", version=None,
+        input_format="jsonl", status="RUNNING", created_at=0, input_key="in",
+        output_key="out", explain=True,
+    )  # fmt: skip
+    rows = [
+        Row(1, "a", [6.1, 2.8, 4.7, 1.2]),
+        Row(2, "b", "not a row"),
+        Row(3, "c", [5.0, 3.4, 1.5, 0.2]),
+    ]
+    lines, succeeded, failed = ModelScorer(services.batch_predictions).score(job, rows)
+    assert (succeeded, failed) == (2, 1)
+    first, bad, third = (json.loads(line) for line in lines)
+    for row in (first, third):
+        why = row["output"]["explanation"]
+        assert why["method"] == "exact_shapley" and why["target"] == row["output"]["label"]
+        total = why["base_value"] + sum(a["attribution"] for a in why["attributions"])
+        assert total == pytest.approx(why["prediction"], rel=1e-4)
+    assert "error" in bad
+    # and a model whose task cannot be explained in batch is refused when the job is made
+    services.catalog.seed_builtins(services.layer.manifests().values())
+    with pytest.raises(InvalidInput, match="batch explanations are for"):
+        services.jobs.create(ALICE, "all-minilm-l6-v2", None, "jsonl", explain=True)

@@ -20,11 +20,9 @@ from aiaas.domain.catalog import CatalogService
 from aiaas.errors import Conflict, InvalidInput, NotFound
 
 ACTIVE = ("UPLOADING", "QUEUED", "RUNNING")
-ROW_TASKS = (
-    "tabular-classification",
-    "tabular-regression",
-    "custom",
-)  # tasks whose inputs are rows: CSV fits
+# tasks whose inputs are rows (CSV fits); tasks a batch job can explain with default parameters
+ROW_TASKS = ("tabular-classification", "tabular-regression", "custom")
+EXPLAINABLE = ("tabular-classification", "tabular-regression", "image-classification")
 
 
 class JobFiles(Protocol):
@@ -95,10 +93,24 @@ class JobService:
         self.limits = limits
 
     def create(
-        self, caller: Principal, model: str, version: int | None, input_format: InputFormat
+        self,
+        caller: Principal,
+        model: str,
+        version: int | None,
+        input_format: InputFormat,
+        *,
+        explain: bool = False,
     ) -> tuple[BatchJob, dict[str, Any]]:
-        """A job waiting for its input, and the presigned POST to upload it with."""
+        """A job waiting for its input, and the presigned POST to upload it with; with
+        ``explain`` each output row also carries its explanation (default parameters)."""
         task = self.models.task(caller.tenant, model, version)
+        if explain and task not in EXPLAINABLE:
+            raise InvalidInput(
+                f"{model!r} is a {task} model; batch explanations are for "
+                f"{', '.join(EXPLAINABLE)} models (embeddings need compare_to: use the "
+                "explain route)",
+                param="explain",
+            )
         if input_format == "csv" and task not in ROW_TASKS:
             raise InvalidInput(
                 f"CSV input is for tabular models; {model!r} is {task}: use jsonl",
@@ -111,6 +123,7 @@ class JobService:
             model=model,
             version=version,
             input_format=input_format,
+            explain=explain,
             status="UPLOADING",
             created_at=now(),
             input_key=upload_key(job_id, input_format),

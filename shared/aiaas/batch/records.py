@@ -56,6 +56,7 @@ class BatchJob:
         chunks_done: Chunks recorded so far.
         error: Why the whole job failed, or which chunks failed.
         meter_id: The credential its rows are counted against in the usage report.
+        explain: Whether each output row also carries its explanation.
     """
 
     id: str
@@ -77,6 +78,7 @@ class BatchJob:
     failed: int = 0
     chunks_done: int = 0
     error: str = ""
+    explain: bool = False
 
     @property
     def finished(self) -> bool:
@@ -109,6 +111,7 @@ class BatchJob:
             "started_at": self.started_at,
             "completed_at": self.completed_at,
             "error": self.error or None,
+            "explain": self.explain,
             "output_url": output_url,
         }
 

@@ -42,6 +42,13 @@ class ModelScorer:
             return []
         owner = Principal(job.tenant, "batch", "key", "", frozenset())
         try:
-            return self.predictions.predict_rows(owner, job.model, job.version, inputs)
+            outcomes = self.predictions.predict_rows(owner, job.model, job.version, inputs)
+            if job.explain:
+                why = self.predictions.explain_rows(owner, job.model, job.version, inputs)
+                for outcome, explanation in zip(outcomes, why, strict=True):
+                    if isinstance(outcome, dict):
+                        key = "explanation" if isinstance(explanation, dict) else "explain_error"
+                        outcome[key] = explanation
+            return outcomes
         except (NotFound, Conflict, InvalidInput) as exc:  # the model is gone, or not runnable
             return [exc.message] * len(inputs)

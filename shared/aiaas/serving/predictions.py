@@ -25,7 +25,7 @@ from aiaas_runtime import (
 
 if TYPE_CHECKING:
     from aiaas.serving.resolver import ModelResolver, ServedModel
-    from aiaas_runtime.explain import ExplainParams
+    from aiaas_runtime.explain import Explainer, ExplainParams
     from aiaas_runtime.model import Tensors
 
 
@@ -178,17 +178,8 @@ class PredictionService:
     ) -> ExplainResult:
         """Why the model answered what it did, per input (see `aiaas_runtime.explain`);
         metered as one explanation request of the model (``<name>:explain`` in usage)."""
-        from aiaas_runtime.explain import Explainer  # noqa: PLC0415
-
         served = self.resolve(caller, name, version)
-        if served.variant == "gpu":
-            raise InvalidInput(
-                f"model {name!r} runs on the GPU container, which does not explain; "
-                "explanations run on CPU models",
-                param="name",
-            )
-        explain = served.model.manifest.extra.get("explain") or {}
-        explainer = Explainer(served.model, explain.get("background"))
+        explainer = self._explainer(served, name)
         with runtime_errors():
             explainer.check(params)
             served.model.check_count(len(inputs))
@@ -198,6 +189,35 @@ class PredictionService:
         with runtime_errors():
             outputs, evaluations = explainer.explain(inputs, params)
         return ExplainResult(served, outputs, evaluations, (self.clock() - started) * 1e3)
+
+    def explain_rows(
+        self, caller: Principal, name: str, version: int | None, inputs: Sequence[Any]
+    ) -> list[dict[str, Any] | str]:
+        """Batch jobs with ``explain``: one explanation per input (default parameters), or
+        its error's message; not metered here (the job's rows are, when it finishes)."""
+        from aiaas_runtime.explain import ExplainParams  # noqa: PLC0415
+
+        served = self.resolve(caller, name, version)
+        explainer = self._explainer(served, name)
+        answers: list[dict[str, Any] | str] = []
+        for item in inputs:
+            try:
+                answers.append(explainer.explain([item], ExplainParams())[0][0])
+            except InvalidInputError as exc:
+                answers.append(exc.message)
+        return answers
+
+    def _explainer(self, served: ServedModel, name: str) -> Explainer:
+        from aiaas_runtime.explain import Explainer  # noqa: PLC0415
+
+        if served.variant == "gpu":
+            raise InvalidInput(
+                f"model {name!r} runs on the GPU container, which does not explain; "
+                "explanations run on CPU models",
+                param="name",
+            )
+        explain = served.model.manifest.extra.get("explain") or {}
+        return Explainer(served.model, explain.get("background"))
 
     def predict_rows(
         self, caller: Principal, name: str, version: int | None, inputs: Sequence[Any]

@@ -42,6 +42,9 @@ class CreateJob(BaseModel):
     model: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")
     version: int | None = Field(default=None, ge=1, description="default: the default version")
     input_format: Literal["jsonl", "csv"] = "jsonl"
+    explain: bool = Field(
+        default=False, description="each output row also carries its explanation (tabular, images)"
+    )
 
 
 @router.post(
@@ -55,7 +58,9 @@ async def create_job(
 ) -> FastJSONResponse:
     """A job waiting for its input; ``upload`` is the presigned POST (url and form fields)."""
     body = parse_as(CreateJob, await read_json(request, settings.max_body_bytes))
-    job, upload = jobs.create(caller, body.model, body.version, body.input_format)
+    job, upload = jobs.create(
+        caller, body.model, body.version, body.input_format, explain=body.explain
+    )
     return FastJSONResponse(job.public() | {"upload": upload}, status_code=201)
 
 
