@@ -188,3 +188,13 @@ def test_a_batch_job_with_explain_carries_each_rows_explanation(services: Servic
     services.catalog.seed_builtins(services.layer.manifests().values())
     with pytest.raises(InvalidInput, match="batch explanations are for"):
         services.jobs.create(ALICE, "all-minilm-l6-v2", None, "jsonl", explain=True)
+
+
+def test_global_explanations_rank_iris_petals_first(services: Services) -> None:
+    result = services.predictions.global_explanation(ALICE, "iris-rf", 1)
+    (answer,) = result.outputs
+    features = [f["feature"] for f in answer["shapley"]["features"]]
+    assert set(features[:2]) == {"petal_length", "petal_width"}
+    assert answer["shapley"]["rows"] == 20 and "permutation_importance" not in answer
+    with pytest.raises(InvalidInput, match="global explanations are for tabular"):
+        services.predictions.global_explanation(ALICE, "digits-cnn", 1)

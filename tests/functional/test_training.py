@@ -210,6 +210,10 @@ def test_a_grid_matches_gridsearchcv_and_the_model_serves_raw_rows(
     total = one["base_value"] + sum(a["attribution"] for a in one["attributions"])
     assert total == pytest.approx(one["prediction"], rel=1e-4)
     assert one["prediction"] == pytest.approx(served.outputs[0]["probabilities"][one["target"]])
+    # and its global explanations carry the held-out permutation importance
+    (overall,) = harness.services.predictions.global_explanation(ALICE, "churn-rf", 1).outputs
+    assert overall["permutation_importance"] == public["feature_importance"]
+    assert len(overall["shapley"]["features"]) == 6
     # and another tenant neither sees the job nor the model
     with pytest.raises(NotFound):
         harness.services.training.get(BOB, job.id)

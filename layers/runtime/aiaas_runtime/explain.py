@@ -120,6 +120,32 @@ class Explainer:
             ]
         return [r for r, _ in results], sum(n for _, n in results)
 
+    def global_importance(self, params: ExplainParams, rows: int = 20) -> dict[str, Any]:
+        """Mean absolute Shapley values over the background: ``rows`` of it (seeded) are each
+        explained against all of it; features sorted by importance."""
+        self.check(params)
+        if self.task not in TABULAR:
+            raise InvalidInputError(
+                f"global explanations are for tabular models; this is {self.task}",
+                param="method",
+            )
+        background = self._background(params)
+        picked = np.random.default_rng(params.seed).permutation(len(background))[:rows]
+        totals: dict[str, float] = {}
+        evaluations = 0
+        for index in picked.tolist():
+            explained, cost = self._shapley(background[index], background, params)
+            evaluations += cost
+            for a in explained["attributions"]:
+                totals[a["feature"]] = totals.get(a["feature"], 0.0) + abs(a["attribution"])
+        ranked = sorted(totals.items(), key=lambda kv: -kv[1])
+        return {
+            "method": "mean_abs_shapley",
+            "rows": len(picked),
+            "features": [{"feature": f, "importance": v / len(picked)} for f, v in ranked],
+            "evaluations": evaluations,
+        }
+
     # --- scores ------------------------------------------------------------------------------
 
     def _target(self, row: Any, params: ExplainParams) -> tuple[str | None, dict[str, Any]]:

@@ -54,7 +54,10 @@ class CatalogLoader:
             return self._forwarded(model, version)
         variant = "int8" if "int8" in version.artifacts else "fp32"
         files = self._files(version, (variant, "tokenizer"))
-        manifest = manifest_of(model, version, files, self._background(version))
+        explain = {"background": self._background(version)}
+        if version.training.get("importance"):
+            explain["importance"] = version.training["importance"]
+        manifest = manifest_of(model, version, files, explain)
         session = open_session(files[variant], threads=self.threads, prefer_gpu=False)
         served = Model(manifest, SessionRunner(session), processor_for(manifest), variant)
         return Opened(served, 2 * files[variant].stat().st_size)
@@ -102,7 +105,7 @@ def manifest_of(
     model: CatalogModel,
     version: ModelVersion,
     files: dict[str, Path],
-    background: list[Any] | None = None,
+    explain: dict[str, Any] | None = None,
 ) -> ModelManifest:
     """The runtime manifest of a catalog version whose files are at ``files`` (by role)."""
     artifacts = {
@@ -140,6 +143,6 @@ def manifest_of(
         "artifacts": artifacts,
         "quality": version.quality,
     }
-    if background:
-        raw["explain"] = {"background": background}
+    if explain and explain.get("background"):
+        raw["explain"] = explain  # aiaas_runtime.explain: background rows, importance
     return parse_manifest(raw, directory)

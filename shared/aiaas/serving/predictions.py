@@ -190,6 +190,30 @@ class PredictionService:
             outputs, evaluations = explainer.explain(inputs, params)
         return ExplainResult(served, outputs, evaluations, (self.clock() - started) * 1e3)
 
+    def global_explanation(
+        self, caller: Principal, name: str, version: int | None = None
+    ) -> ExplainResult:
+        """Mean absolute Shapley values over the model's background, and a trained model's
+        stored permutation importance; metered as one explanation request."""
+        from aiaas_runtime.explain import ExplainParams  # noqa: PLC0415
+
+        served = self.resolve(caller, name, version)
+        explainer = self._explainer(served, name)
+        stored = served.model.manifest.extra.get("explain") or {}
+        params = ExplainParams()
+        with runtime_errors():
+            explainer.check(params)
+        if self.meter is not None:
+            self.meter.consume(caller, f"{served.name}:explain")
+        started = self.clock()
+        with runtime_errors():
+            shapley = explainer.global_importance(params)
+        answer: dict[str, Any] = {"shapley": shapley}
+        if stored.get("importance"):
+            answer["permutation_importance"] = stored["importance"]
+        elapsed = (self.clock() - started) * 1e3
+        return ExplainResult(served, [answer], shapley["evaluations"], elapsed)
+
     def explain_rows(
         self, caller: Principal, name: str, version: int | None, inputs: Sequence[Any]
     ) -> list[dict[str, Any] | str]:

@@ -282,6 +282,7 @@ class Trainer:
             "metric": spec.metric,
             "metrics": trained.metrics,
             "best": job.best,
+            "importance": trained.importance,
             "background": self.weights.write(f"{prefix}/background.json", background),
             "background_sha256": hashlib.sha256(background).hexdigest(),
             "baseline": self.weights.write(f"{prefix}/baseline.json", _json(trained.baseline)),

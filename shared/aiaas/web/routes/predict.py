@@ -119,3 +119,15 @@ async def explain(name: ModelName, request: Request, call: PredictCallDep) -> Fa
         "x-model-evaluations": str(result.evaluations),
     }
     return FastJSONResponse(result.to_dict(), headers=headers)
+
+
+@router.get("/{name}/versions/{version}/explanations")
+@documented(ExplainResponse, error_responses(400, 401, 403, 404, 409, 429, 503))
+async def global_explanation(
+    name: ModelName, version: Annotated[int, Path(ge=1)], call: PredictCallDep
+) -> FastJSONResponse:
+    """Global explanations of a tabular version: mean absolute Shapley values over its
+    background (``shapley``), and a trained model's permutation importance on its held-out
+    split (``permutation_importance``). Scope ``predict``."""
+    result = call.service.global_explanation(call.caller, name, version)
+    return FastJSONResponse(result.to_dict(), headers={"x-explain-ms": f"{result.explain_ms:.2f}"})
