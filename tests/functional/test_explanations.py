@@ -198,3 +198,18 @@ def test_global_explanations_rank_iris_petals_first(services: Services) -> None:
     assert answer["shapley"]["rows"] == 20 and "permutation_importance" not in answer
     with pytest.raises(InvalidInput, match="global explanations are for tabular"):
         services.predictions.global_explanation(ALICE, "digits-cnn", 1)
+
+
+def test_an_uploaded_background_serves_the_versions_explanations(
+    aws: AwsResources, services: Services
+) -> None:
+    _, x = register_lr(aws, services, "wine-bg", 4)
+    with pytest.raises(InvalidInput, match="1 to 1000"):
+        services.catalog.put_background(ALICE, "wine-bg", 1, [])
+    version = services.catalog.put_background(ALICE, "wine-bg", 1, x[::10].tolist())
+    assert version.public()["background"] == {"rows": len(x[::10])}
+    fresh = Services(services.settings)  # a new function instance: the loader reads it
+    (one,) = fresh.predictions.explain(ALICE, "wine-bg", [x[3].tolist()], ExplainParams()).outputs
+    assert one["method"] == "exact_shapley"
+    total = one["base_value"] + sum(a["attribution"] for a in one["attributions"])
+    assert total == pytest.approx(one["prediction"], rel=1e-4)

@@ -14,7 +14,8 @@ from aiaas.web.routes import catalog, oip
 from aiaas.web.schemas.catalog import NewModel, NewVersionPublic, VersionPublic
 
 VERSION = {"version", "status", "reason", "created", "sha256", "size", "inputs", "outputs",
-           "quality", "latency", "variants", "ignored_uploads", "training"}  # fmt: skip
+           "quality", "latency", "variants", "ignored_uploads", "training",
+           "background"}  # fmt: skip
 MODEL = {"id", "object", "created", "owned_by", "task", "description", "visibility", "runtime",
          "default_version", "versions", "inputs", "outputs", "quality", "latency",
          "labels", "features", "output", "scores_kind", "preprocessing"}  # fmt: skip

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import secrets
 import time
@@ -45,8 +47,13 @@ class WeightStore(Protocol):
         """Let the retention rule expire an artifact of a deleted model or version."""
         ...
 
+    def write(self, key: str, data: bytes) -> str:
+        """Store a file (encrypted); its URI."""
+        ...
+
 
 TOKENIZER_FILE = "tokenizer.json"
+MAX_BACKGROUND_ROWS = 1000
 MAX_TOKENIZER_BYTES = 32 * 1024 * 1024
 
 
@@ -199,6 +206,25 @@ class CatalogService:
                 tokenizer, MAX_TOKENIZER_BYTES, self.upload_expires
             )
         return version, form
+
+    def put_background(
+        self, caller: Principal, name: str, number: int, rows: Sequence[Any]
+    ) -> ModelVersion:
+        """Store the rows explanations of this version average over (its background),
+        replacing any before; each row as the predict route takes one (an array, or an
+        object keyed by feature name)."""
+        version = self.version(self.owned(caller, name), number)
+        if not rows or len(rows) > MAX_BACKGROUND_ROWS:
+            raise InvalidInput(f"rows: 1 to {MAX_BACKGROUND_ROWS} background rows", param="rows")
+        if any(not isinstance(r, list | dict) for r in rows):
+            raise InvalidInput("rows: each row is an array or an object", param="rows")
+        data = json.dumps({"rows": list(rows)}, separators=(",", ":")).encode()
+        key = f"{version.tenant}/{version.name}/{version.version}/background.json"
+        uri = self.weights.write(key, data)
+        background = {"uri": uri, "sha256": hashlib.sha256(data).hexdigest(), "rows": len(rows)}
+        updated = replace(version, background=background)
+        self.store.put_version(updated)
+        return updated
 
     def update(self, caller: Principal, name: str, changes: dict[str, Any]) -> CatalogModel:
         """Change description, visibility or default version."""

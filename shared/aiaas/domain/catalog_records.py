@@ -62,6 +62,8 @@ class ModelVersion:
     sha256. ``manifest`` is the build's manifest of a built-in seeded into S3. ``training``
     is set on a version the platform trained: its job, typed input ``columns``, ``labels``,
     test-set ``metrics``, and where its background sample and column baselines are.
+    ``background`` is the explanations' background its owner uploaded (``uri``, ``sha256``,
+    ``rows``).
     """
 
     tenant: str
@@ -84,6 +86,7 @@ class ModelVersion:
     upload_etag: str = ""
     ignored_uploads: int = 0
     training: dict[str, Any] = field(default_factory=dict)
+    background: dict[str, Any] = field(default_factory=dict)
 
     def digest(self, role: str) -> str:
         """The sha256 of one artifact (``fp32``, ``int8``, ``tokenizer``...)."""
@@ -109,6 +112,7 @@ class ModelVersion:
             "variants": sorted(self.artifacts),
             "ignored_uploads": self.ignored_uploads,
             "training": self.training or None,
+            "background": {"rows": self.background["rows"]} if self.background else None,
         }
 
 

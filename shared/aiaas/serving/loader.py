@@ -79,8 +79,10 @@ class CatalogLoader:
         return Opened(served, GPU_ENTRY_BYTES)
 
     def _background(self, version: ModelVersion) -> list[Any] | None:
-        """A trained version's stored training sample (explanations' background)."""
+        """The explanations' background: the owner's upload, or a trained version's sample."""
         uri, digest = version.training.get("background"), version.training.get("background_sha256")
+        if version.background:  # the owner's own, uploaded with PUT .../background
+            uri, digest = version.background["uri"], version.background["sha256"]
         if not uri or not digest:
             return None
         rows = json.loads(self.cache.path(uri, digest).read_bytes()).get("rows")

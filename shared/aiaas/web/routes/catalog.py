@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Path, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from aiaas.domain.catalog import CatalogService
 from aiaas.domain.catalog_records import CatalogModel
@@ -148,3 +149,33 @@ async def delete_version(
     """Stop serving one version."""
     service.delete(caller, name, version)
     return Response(status_code=204)
+
+
+class Background(BaseModel):
+    """Rows explanations of the version average over, each as ``/predict`` takes one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rows: list[Any] = Field(min_length=1, max_length=1000)
+
+
+@router.put(
+    "/{name}/versions/{version}/background",
+    openapi_extra=openapi_body(Background),
+    responses=error_responses(400, 401, 403, 404, 413),
+)
+async def put_background(
+    *,
+    name: Name,
+    version: Version,
+    request: Request,
+    caller: ModelWriter,
+    service: CatalogDep,
+    settings: SettingsDep,
+) -> VersionPublic:
+    """Upload the background of a version's explanations (replaces any before; a model the
+    platform trained has its training sample already)."""
+    body = parse_as(Background, await read_json(request, settings.max_body_bytes))
+    return VersionPublic.model_validate(
+        service.put_background(caller, name, version, body.rows).public()
+    )

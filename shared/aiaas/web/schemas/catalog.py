@@ -171,6 +171,9 @@ class VersionPublic(Public):
         description="A version the platform trained: its job, input columns, labels and "
         "test-set metrics",
     )
+    background: dict[str, Any] | None = Field(
+        default=None, description="The explanations' background its owner uploaded: rows"
+    )
 
 
 class VersionsPublic(Public):
