@@ -35,6 +35,8 @@ $(VENV)/.stamp: pyproject.toml requirements-dev.txt layers/runtime/requirements.
 	@test -n "$(PYTHON311)" || { echo "Python 3.11 is required to build models (torch)"; exit 1; }
 	$(PYTHON311) -m venv .venv-build
 	$(BUILD_PY) -m pip install $(PIP_QUIET) -r modelzoo/requirements.txt
+	# timm only for its ImageNet label files: without its dependencies (torchvision)
+	$(BUILD_PY) -m pip install $(PIP_QUIET) --no-deps timm==1.0.31
 	touch $@
 
 .venv-sam/.stamp: requirements-sam.txt

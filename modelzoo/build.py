@@ -29,6 +29,7 @@ RECIPES = {
     "all-minilm-l6-v2": "modelzoo.minilm",
     "iris-rf": "modelzoo.iris",
     "digits-cnn": "modelzoo.digits",
+    "image-classifier": "modelzoo.efficientnet",
 }
 
 

@@ -142,7 +142,7 @@ def write_manifest(
     Returns:
         The manifest as written.
     """
-    inputs, outputs = graph_tensors(artifacts["int8"])
+    inputs, outputs = graph_tensors(artifacts.get("int8") or artifacts["fp32"])
     fields = {
         "schema_version": SCHEMA_VERSION,
         "inputs": inputs,

@@ -309,10 +309,16 @@ class StoredWeights:
     manifest: dict[str, Any]
 
 
+def served_role(manifest: ModelManifest) -> str:
+    """The file a built-in serves on CPU: int8, or fp32 where int8 failed its build's gate."""
+    return "int8" if "int8" in manifest.artifacts else "fp32"
+
+
 def in_layer(manifest: ModelManifest) -> StoredWeights:
-    """A built-in the models layer carries: its int8 file there."""
-    int8 = manifest.artifacts["int8"]
-    return StoredWeights({"int8": f"layer:{manifest.name}/{int8.file}"}, {"int8": int8.sha256}, {})
+    """A built-in the models layer carries: its CPU file there."""
+    role = served_role(manifest)
+    served = manifest.artifacts[role]
+    return StoredWeights({role: f"layer:{manifest.name}/{served.file}"}, {role: served.sha256}, {})
 
 
 def builtin_version(
@@ -328,8 +334,8 @@ def builtin_version(
         inputs=[t.to_dict() for t in manifest.serving_inputs],
         outputs=[t.to_dict() for t in manifest.outputs],
         quality=manifest.quality,
-        sha256=manifest.artifacts["int8"].sha256,
-        size=manifest.artifacts["int8"].size,
+        sha256=manifest.artifacts[served_role(manifest)].sha256,
+        size=manifest.artifacts[served_role(manifest)].size,
         artifacts=stored.artifacts,
         digests=stored.digests,
         manifest=stored.manifest,

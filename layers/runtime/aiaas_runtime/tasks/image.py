@@ -40,6 +40,8 @@ class ImageProcessor:
         self.pixel_max = float(pre.get("pixel_max", 255.0))
         self.mean = np.asarray(pre.get("mean", [0.0]), dtype=np.float32).reshape(-1, 1, 1)
         self.std = np.asarray(pre.get("std", [1.0]), dtype=np.float32).reshape(-1, 1, 1)
+        self.resize_mode = str(pre.get("resize", "stretch"))
+        self.shorter_to = int(pre.get("resize_shorter_to", max(self.height, self.width)))
         self.scores = ClassScores(manifest)
 
     def check_params(self, params: PredictParams) -> None:
@@ -75,7 +77,7 @@ class ImageProcessor:
         return normalized
 
     def _decode(self, text: str, param: str) -> npt.NDArray[np.float32]:
-        from PIL import Image, UnidentifiedImageError  # noqa: PLC0415 - only image models pay
+        from PIL import Image, ImageOps, UnidentifiedImageError  # noqa: PLC0415 - image models
 
         if text.startswith("data:"):
             text = text.partition(",")[2]
@@ -98,15 +100,28 @@ class ImageProcessor:
                         param=param,
                     )
                 mode = "L" if self.channels == 1 else "RGB"
-                resized = image.convert(mode).resize(
-                    (self.width, self.height), Image.Resampling.BILINEAR
-                )
+                resized = self._resize(ImageOps.exif_transpose(image).convert(mode))
         except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
             raise ImageDecodeError(
                 f"{param} is not a decodable PNG/JPEG image", param=param
             ) from exc
         array = np.asarray(resized, dtype=np.float32).reshape(self.height, self.width, -1)
-        return array * (self.pixel_max / 255.0)
+        scaled: npt.NDArray[np.float32] = array * np.float32(self.pixel_max / 255.0)
+        return scaled
+
+    def _resize(self, image: Any) -> Any:
+        """To the model's size: stretched, or (``resize: shorter_side_then_center_crop``) the
+        shorter side to ``resize_shorter_to``, then the center crop (ImageNet's evaluation)."""
+        from PIL import Image  # noqa: PLC0415
+
+        if self.resize_mode != "shorter_side_then_center_crop":
+            return image.resize((self.width, self.height), Image.Resampling.BILINEAR)
+        width, height = image.size
+        scale = self.shorter_to / min(width, height)
+        size = (max(self.width, round(width * scale)), max(self.height, round(height * scale)))
+        image = image.resize(size, Image.Resampling.BILINEAR)
+        left, top = (size[0] - self.width) // 2, (size[1] - self.height) // 2
+        return image.crop((left, top, left + self.width, top + self.height))
 
     def _from_array(self, item: list[Any], param: str) -> npt.NDArray[np.float32]:
         try:
