@@ -274,9 +274,10 @@ def build(models_dir: Path, testdata_dir: Path) -> dict[str, Any]:
     common.write_json(testdata_dir / "imagenet_samples.json", samples(images, model, names))
     quality = {
         "metric": "agreement with fp32 on 48 held-out crops of scikit-image photos",
-        "onnx_fp32_max_abs_diff_vs_torch": round(
-            float(np.abs(fp32_logits - torch_logits).max()), 6
-        ),
+        "fp32": {
+            "max_abs_diff_vs_torch": round(float(np.abs(fp32_logits - torch_logits).max()), 6),
+            "top1_agreement_with_torch": gate(torch_logits, fp32_logits)["top1_agreement"],
+        },
         "int8": verdict,
     }
     fields = {

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from aiaas_dev.stack import LocalStack
+from tests.conftest import load_testdata
 from tests.e2e.accounts import new_account
 from tests.e2e.inprocess import in_process_stack
 
@@ -41,3 +42,15 @@ def test_iris_is_listed_and_served_from_s3_on_every_route(stack: LocalStack) -> 
         assert oip.status_code == 200, oip.text
         label = next(o for o in oip.json()["outputs"] if o["name"] == "label")
         assert label["data"] == [0, 2, 1]
+
+
+def test_the_image_classifier_is_served_from_s3_with_its_fp32_file(stack: LocalStack) -> None:
+    samples = load_testdata("imagenet_samples")["images"]
+    with httpx.Client(base_url=stack.base_url, timeout=60) as http:
+        headers = {"x-api-key": new_account(http)["key"]}
+        body = {"inputs": [s["jpeg_base64"] for s in samples], "parameters": {"top_k": 5}}
+        answer = http.post("/v1/models/image-classifier/predict", headers=headers, json=body)
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["x-model-variant"] == "fp32"  # int8 failed its build's gate
+        outputs = answer.json()["outputs"]
+        assert [[t["label"] for t in o["top_k"]] for o in outputs] == [s["top5"] for s in samples]
