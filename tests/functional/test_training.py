@@ -402,3 +402,29 @@ def test_deleting_an_account_erases_its_training_jobs_and_datasets(harness: Harn
     assert listed.get("KeyCount", 0) == 0
     assert harness.drain() == [f"skip {running.id}: no such job"]  # its queued step
     assert harness.services.training.get(BOB, kept.id).status == "PENDING_UPLOAD"
+
+
+def test_an_export_that_disagrees_with_scikit_learn_fails_the_job_with_the_numbers(
+    harness: Harness,
+) -> None:
+    job, _ = harness.create(ALICE, model="drifted", task="classification", target="churn",
+                            algorithms=["logistic_regression"])  # fmt: skip
+    harness.upload(job, to_csv(churn_rows(100)))
+    harness.drain()
+    job = harness.services.training.get(ALICE, job.id)
+    assert job.status == "REGISTERING"
+    # scikit-learn's recorded answers no longer match the graph (as a broken converter would)
+    version = harness.services.catalog.store.get_version(ALICE.tenant, "drifted", 1)
+    assert version is not None
+    key = version.upload_key.rsplit("/", 1)[0] + "/parity.json"
+    s3 = harness.aws.client("s3")
+    doc = json.loads(s3.get_object(Bucket=harness.aws.weights_bucket, Key=key)["Body"].read())
+    doc["expected"] = ["no" if v == "yes" else "yes" for v in doc["expected"]]
+    s3.put_object(Bucket=harness.aws.weights_bucket, Key=key, Body=json.dumps(doc).encode())
+    assert harness.register(job) == "FAILED"
+    failed = harness.services.training.get(ALICE, job.id)
+    assert failed.status == "FAILED"
+    assert "registration failed: the ONNX export agrees with the source model on" in failed.reason
+    assert "at least 99.5% is needed" in failed.reason
+    # and the leaderboard is stored beside the version
+    assert version.training["leaderboard"].endswith("/drifted/1/leaderboard.json")

@@ -42,6 +42,7 @@ from aiaas.training.records import (
     best_of,
     dumps,
     job_of_key,
+    rank,
 )
 from aiaas.training.store import DynamoTrainingJobs
 from aiaas.training.table import Dataset, DatasetError, Limits, load_dataset
@@ -286,6 +287,10 @@ class Trainer:
             "background": self.weights.write(f"{prefix}/background.json", background),
             "background_sha256": hashlib.sha256(background).hexdigest(),
             "baseline": self.weights.write(f"{prefix}/baseline.json", _json(trained.baseline)),
+            "leaderboard": self.weights.write(
+                f"{prefix}/leaderboard.json",
+                _json(rank(self.store.candidates(job.id), spec.metric)),
+            ),
         }
         key = upload_key(job.tenant, spec.model, number, form=job.id.removeprefix("train_"))
         current = self.store.get(job.id)
