@@ -4,6 +4,8 @@ come back in shape, and every bad input is a 400 that names it."""
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 import shap
+from PIL import Image
 from skl2onnx import to_onnx
 from sklearn.datasets import load_wine
 from sklearn.linear_model import LogisticRegression
@@ -124,6 +127,11 @@ def test_a_digits_saliency_grid_and_an_embeddings_token_contributions(
     assert grid["method"] == "occlusion" and len(grid["grid"]) == 8
     assert all(len(row) == 8 for row in grid["grid"]) and grid["cell_size"] == [1, 1]
     assert max(max(row) for row in grid["grid"]) > 0  # some ink matters
+    assert "heatmap_png" not in grid
+    png = ExplainParams(format="png")
+    (drawn,) = services.predictions.explain(ALICE, "digits-cnn", [image], png).outputs
+    picture = Image.open(io.BytesIO(base64.b64decode(drawn["heatmap_png"])))
+    assert picture.format == "PNG" and picture.size == (128, 128)
     params = ExplainParams(compare_to="pizza")
     text = "I really love eating pizza"
     (tokens,) = services.predictions.explain(ALICE, "all-minilm-l6-v2", [text], params).outputs

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Path, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -83,6 +83,9 @@ class ExplainParameters(BaseModel):
         description="embeddings: the text whose cosine similarity is explained",
     )  # fmt: skip
     grid: int = Field(default=8, ge=1, le=32, description="images: occlusion cells per side")
+    format: Literal["json", "png"] = Field(
+        default="json", description="images: png adds heatmap_png, the grid over the image"
+    )
     version: int | None = Field(default=None, ge=1, description="pin a version")
 
 
@@ -110,6 +113,7 @@ async def explain(name: ModelName, request: Request, call: PredictCallDep) -> Fa
         background=o.background,
         compare_to=o.compare_to,
         grid=o.grid,
+        format=o.format,
     )
     result = call.service.explain(call.caller, name, body.inputs, params, o.version)
     headers = {
