@@ -32,9 +32,12 @@ def configure_logging(level: str) -> None:
 
 def create_predict_app(services: Services) -> FastAPI:
     """The PredictFunction app: native, OpenAI-compatible and Open Inference Protocol routes."""
+    from aiaas.web.observe import RequestMetrics  # noqa: PLC0415
     from aiaas.web.routes import infer, openai, predict  # noqa: PLC0415
 
-    return _app(services, "aiaas predictions", predict.router, openai.router, infer.router)
+    app = _app(services, "aiaas predictions", predict.router, openai.router, infer.router)
+    app.add_middleware(RequestMetrics)  # one EMF line per model request
+    return app
 
 
 def create_auth_app(services: Services) -> FastAPI:

@@ -72,7 +72,8 @@ def error_response(
         body = {"error": message}
     elif protocol == "openai":
         body["error"]["type"] = OPENAI_TYPES.get(status, "api_error")
-    return JSONResponse(body, status_code=status, headers=headers)
+    # the code in a header too: clients and the request metrics (aiaas.web.observe) read it
+    return JSONResponse(body, status_code=status, headers={**(headers or {}), "x-error-code": code})
 
 
 def status_of(exc: DomainError) -> int:

@@ -40,10 +40,15 @@ async def predict_call(request: Request) -> PredictCall:
 
 def inference_headers(result: PredictionResult | InferResult) -> dict[str, str]:
     """What ran and how long it took, on every prediction response."""
+    if isinstance(result, PredictionResult):
+        rows = len(result.outputs)
+    else:
+        rows = max((len(v) for v in result.outputs.values() if getattr(v, "ndim", 0)), default=1)
     return {
         "x-model-version": result.served.version,
         "x-model-variant": result.served.variant,
         "x-inference-ms": f"{result.inference_ms:.2f}",
+        "x-model-rows": str(rows),
     }
 
 
