@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from aiaas import defaults
+from aiaas import defaults, logs
 from aiaas.auth.authorizer import Authorizer
 from aiaas.aws.lite import LiteClient, set_deadline
 from aiaas.errors import Unauthorized
@@ -34,7 +34,7 @@ def authorizer_from(env: Mapping[str, str]) -> Authorizer:
     missing = [n for n in ("AIAAS_ACCOUNTS_TABLE", "AIAAS_JWT_SECRET_ARN") if not env.get(n)]
     if missing:
         raise RuntimeError(f"missing configuration: {', '.join(missing)}")
-    logging.getLogger().setLevel(env.get("AIAAS_LOG_LEVEL", defaults.LOG_LEVEL))
+    logs.setup(env.get("AIAAS_LOG_LEVEL", defaults.LOG_LEVEL), "aiaas-authorizer")
     keys = DynamoKeys(LiteClient("dynamodb"), env["AIAAS_ACCOUNTS_TABLE"])
     return Authorizer(
         keys,

@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from aiaas import logs
 from aiaas.batch.pipeline import ChunkMessage, ChunkRunner
 from aiaas.services import Services
 
@@ -40,7 +41,7 @@ def run_record(runner: ChunkRunner, record: SQSRecord) -> str:
 
 def make_handler(services: Services) -> Handler:
     """The SQS event source's handler over one function's services."""
-    logging.getLogger().setLevel(services.settings.log_level)
+    logs.setup(services.settings.log_level, "aiaas-batch")
     processor = BatchProcessor(event_type=EventType.SQS)
     runner = services.chunk_runner
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_plus
 
+from aiaas import logs
 from aiaas.services import Services
 
 logger = logging.getLogger(__name__)
@@ -16,7 +17,7 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 def make_handler(services: Services) -> Handler:
     """The handler over one function's services."""
     settings = services.settings
-    logging.getLogger().setLevel(settings.log_level)
+    logs.setup(settings.log_level, "aiaas-batch-split")
 
     def split(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         """Start the job of every object the event names; returns the outcome per key."""

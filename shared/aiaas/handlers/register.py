@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_plus
 
+from aiaas import logs
 from aiaas.registration.register import registrar_from
 from aiaas.repositories.models import DynamoCatalog
 from aiaas.repositories.weights import S3Weights
@@ -19,7 +20,7 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 def make_handler(services: Services) -> Handler:
     """The handler over one function's services."""
     settings = services.settings
-    logging.getLogger().setLevel(settings.log_level)
+    logs.setup(settings.log_level, "aiaas-register")
     bucket = settings.weights_bucket
     registrar = registrar_from(
         settings,

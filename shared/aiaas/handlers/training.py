@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_plus
 
+from aiaas import logs
 from aiaas.services import Services
 
 logger = logging.getLogger(__name__)
@@ -20,7 +21,7 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 def make_handler(services: Services) -> Handler:
     """The S3 and SQS event sources' handler over one function's services."""
-    logging.getLogger().setLevel(services.settings.log_level)
+    logs.setup(services.settings.log_level, "aiaas-training")
     trainer = services.trainer
 
     def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:

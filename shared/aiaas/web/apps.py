@@ -13,9 +13,11 @@ import logging
 from fastapi import APIRouter, FastAPI
 from fastapi.telemetry import TelemetryConfig
 
+from aiaas import logs
 from aiaas.services import Services
 from aiaas.web.docs import install_docs
 from aiaas.web.errors import install_error_handlers
+from aiaas.web.logcontext import LogContext
 from aiaas.web.paths import PathGuard
 from aiaas.web.responses import FastJSONResponse
 
@@ -24,10 +26,9 @@ from aiaas.web.responses import FastJSONResponse
 NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
-def configure_logging(level: str) -> None:
-    """Set the root level (Lambda's runtime installs the handler)."""
-    logging.basicConfig(level=level)
-    logging.getLogger().setLevel(level)
+def configure_logging(level: str, service: str = "aiaas") -> None:
+    """JSON log lines at ``level`` (Lambda's runtime installs the handler; see `aiaas.logs`)."""
+    logs.setup(level, service)
 
 
 def create_predict_app(services: Services) -> FastAPI:
@@ -73,7 +74,7 @@ def create_jobs_app(services: Services) -> FastAPI:
 
 
 def _app(services: Services, title: str, *routers: APIRouter) -> FastAPI:
-    configure_logging(services.settings.log_level)
+    configure_logging(services.settings.log_level, title.replace(" ", "-"))
     app = FastAPI(
         title=title,
         version="0.1.0",
@@ -84,6 +85,7 @@ def _app(services: Services, title: str, *routers: APIRouter) -> FastAPI:
     install_error_handlers(app)
     install_docs(app, routers)
     app.add_middleware(PathGuard)
+    app.add_middleware(LogContext)
     for router in routers:
         app.include_router(router)
     return app
