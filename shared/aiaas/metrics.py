@@ -28,18 +28,21 @@ def emf_document(
     *,
     namespace: str = NAMESPACE,
     timestamp_ms: int | None = None,
+    rollups: tuple[tuple[str, ...], ...] = (),
 ) -> dict[str, Any]:
-    """One EMF document: ``metrics`` are ``name -> (value, unit)``."""
+    """One EMF document: ``metrics`` are ``name -> (value, unit)``; ``rollups`` add coarser
+    dimension sets (``("route",)``: the same values summed per route, what alarms watch)."""
     if len(metrics) > MAX_METRICS:
         raise ValueError(f"an EMF document holds at most {MAX_METRICS} metrics")
     dims = {k: str(v) for k, v in dimensions.items() if v not in (None, "")}
+    sets = [list(dims)] + [[d for d in rollup if d in dims] for rollup in rollups]
     return {
         "_aws": {
             "Timestamp": timestamp_ms if timestamp_ms is not None else int(time.time() * 1000),
             "CloudWatchMetrics": [
                 {
                     "Namespace": namespace,
-                    "Dimensions": [list(dims)],
+                    "Dimensions": sets,
                     "Metrics": [
                         {"Name": name, "Unit": unit} for name, (_, unit) in metrics.items()
                     ],
@@ -67,12 +70,16 @@ class MetricsWriter:
         metrics: Mapping[str, tuple[float, str]],
         dimensions: Mapping[str, str],
         properties: Mapping[str, Any] | None = None,
+        rollups: tuple[tuple[str, ...], ...] = (),
     ) -> None:
         """One line; the first of the process also carries ``ColdStart``."""
         if self.cold:
             metrics = {**metrics, "ColdStart": (1, "Count")}
             self.cold = False
-        doc = emf_document(metrics, dimensions, properties, timestamp_ms=int(self.clock() * 1000))
+        doc = emf_document(
+            metrics, dimensions, properties, timestamp_ms=int(self.clock() * 1000),
+            rollups=rollups,
+        )  # fmt: skip
         stream = self.stream or sys.stdout
         stream.write(orjson.dumps(doc).decode() + "\n")
         stream.flush()

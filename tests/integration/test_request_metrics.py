@@ -44,7 +44,8 @@ def test_each_model_request_writes_one_emf_line(
     assert len(lines) == 3
     ok, bad, missing = lines
     spec = ok["_aws"]["CloudWatchMetrics"][0]
-    assert spec["Namespace"] == "aiaas" and spec["Dimensions"] == [["model", "version", "route"]]
+    assert spec["Namespace"] == "aiaas"
+    assert spec["Dimensions"] == [["model", "version", "route"], ["route"]]
     assert (ok["model"], ok["version"], ok["route"]) == ("iris-rf", "1", "predict")
     assert (ok["Requests"], ok["Errors"], ok["Predictions"], ok["BatchSize"]) == (1, 0, 2, 2)
     assert ok["LatencyMs"] >= ok["InferenceMs"] > 0

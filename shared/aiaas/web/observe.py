@@ -3,7 +3,8 @@
 An ASGI middleware around the predict app: for every request to a model route it emits
 ``Requests``, ``Errors`` (and ``Errors.<code>``), ``QuotaRejected``, ``LatencyMs`` (the
 handler), ``InferenceMs``, ``Predictions`` (rows) and ``BatchSize``, with the dimensions model,
-version and route; tenant, key id and the API Gateway request id are properties.
+version and route, and again per route alone (the template's alarms watch that rollup);
+tenant, key id and the API Gateway request id are properties.
 """
 
 from __future__ import annotations
@@ -97,4 +98,4 @@ class RequestMetrics:
             "request_id": context.get("requestId", ""),
             "status": status,
         }
-        self.writer.emit(metrics, dimensions, properties)
+        self.writer.emit(metrics, dimensions, properties, rollups=(("route",),))
