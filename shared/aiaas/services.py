@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from aiaas.domain.accounts import AccountService
     from aiaas.domain.erasure import AccountEraser
     from aiaas.domain.keys import KeyService
+    from aiaas.domain.model_metrics import ModelMetricsService
     from aiaas.repositories.secrets import SecretReader
     from aiaas.serving.gpu import GpuBackend
     from aiaas.serving.predictions import PredictionService
@@ -116,6 +117,18 @@ class Services:
         s.require("usage_table")
         store = DynamoUsage(LiteClient("dynamodb"), str(s.usage_table), str(s.accounts_table or ""))
         return UsageService(store, s.daily_quota)
+
+    @cached_property
+    def model_metrics(self) -> ModelMetricsService:
+        """Per-model counters and latency histograms in the usage table (stdlib client: the
+        predict path writes one record per request)."""
+        from aiaas.domain.model_metrics import ModelMetricsService  # noqa: PLC0415
+        from aiaas.repositories.model_metrics import DynamoModelMetrics  # noqa: PLC0415
+
+        s = self.settings
+        s.require("usage_table")
+        store = DynamoModelMetrics(LiteClient("dynamodb"), str(s.usage_table))
+        return ModelMetricsService(store, self.catalog if s.models_table else None)
 
     @cached_property
     def signing_key(self) -> SecretReader:
@@ -339,7 +352,7 @@ def predict_services(settings: Settings) -> Services:
     """PredictFunction: predictions over every model (the catalog path checked too)."""
     if not settings.models_dir.is_dir():
         raise RuntimeError(f"AIAAS_MODELS_DIR {settings.models_dir} is not a directory")
-    services = built(settings, "predictions")
+    services = built(settings, "predictions", "model_metrics")
     services.layer.preload(settings.preload)
     return services
 
@@ -358,8 +371,9 @@ def auth_services(settings: Settings) -> Services:
 
 
 def catalog_services(settings: Settings) -> Services:
-    """CatalogFunction: the catalog (and the layer's manifests, to seed the built-ins)."""
-    return built(settings, "catalog")
+    """CatalogFunction: the catalog (and the layer's manifests, to seed the built-ins), and
+    the per-model metrics its owners read."""
+    return built(settings, "catalog", "model_metrics")
 
 
 def jobs_services(settings: Settings) -> Services:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from typing import Any
 
 import pytest
@@ -75,3 +76,47 @@ def test_the_document_has_powertools_shape() -> None:
     writer.emit({"Requests": (1, "Count")}, {"model": "m"})
     first, second = (json.loads(line) for line in stream.getvalue().splitlines())
     assert first["ColdStart"] == 1 and "ColdStart" not in second
+
+
+def test_the_owner_reads_exact_counts_and_percentiles_within_their_bound(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tests.conftest import ROOT  # noqa: PLC0415
+
+    predict, catalog = load_function("predict"), load_function("catalog")
+    event = json.loads((ROOT / "events" / "predict-tabular.json").read_text())
+    good = {"inputs": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.0, 3.4, 1.5, 0.2]]}
+    path = "/v1/models/iris-rf/predict"
+    statuses = [
+        invoke(predict.handler, event, path, good if i % 3 else {"inputs": [[1]]})
+        for i in range(12)
+    ]
+    assert statuses.count(200) == 8 and statuses.count(400) == 4
+    latencies = sorted(
+        json.loads(line)["LatencyMs"]
+        for line in capsys.readouterr().out.splitlines()
+        if '"_aws"' in line
+    )
+    get = json.loads((ROOT / "events" / "catalog-get-model.json").read_text())
+    get |= {"rawPath": "/v1/models/iris-rf/metrics", "routeKey": "GET /v1/models/{name}/metrics",
+            "pathParameters": {"name": "iris-rf"}, "rawQueryString": "granularity=day"}  # fmt: skip
+    get["requestContext"]["http"]["path"] = "/v1/models/iris-rf/metrics"
+    get["queryStringParameters"] = {"granularity": "day"}
+    answer = catalog.handler(get, None)
+    assert answer["statusCode"] == 200, answer["body"]
+    report = json.loads(answer["body"])
+    total = report["total"]
+    assert (total["requests"], total["rows"]) == (12, 24)
+    assert total["errors"] == {"400": 4} and total["statuses"] == {"200": 8, "400": 4}
+    assert sum(total["classes"].values()) == 24 and 0 < total["mean_top_score"] <= 1
+    bound = total["latency_ms"]["relative_error"]
+    # each percentile is within the stated bound of the measured latency at its rank
+    for name, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
+        measured = latencies[math.ceil(q * len(latencies)) - 1]
+        assert abs(total["latency_ms"][name] - measured) <= bound * measured + 1e-3
+    assert len(report["data"]) == 1 and report["granularity"] == "day"
+    # another tenant sees none of these calls
+    other = json.loads(json.dumps(get))
+    other["requestContext"]["authorizer"]["lambda"]["tenant"] = "tnt_someoneelse00000"
+    theirs = json.loads(catalog.handler(other, None)["body"])
+    assert theirs["total"]["requests"] == 0

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from aiaas.auth.principal import Principal
 from aiaas.errors import InvalidInput, NotFound, Unavailable
 from aiaas.protocols import InferRequest
+from aiaas.serving import observations
 from aiaas_runtime import (
     InvalidInputError,
     ModelLoadError,
@@ -267,6 +268,8 @@ class PredictionService:
         with runtime_errors():
             prediction = served.model.run_prepared(request)
         elapsed = (self.clock() - started) * 1e3
+        lengths = [served.model.processor.length(item) for item in request.items]
+        observations.note(prediction.results, lengths if served.task == "embedding" else ())
         return PredictionResult(served, prediction.results, elapsed, prediction.tokens)
 
     def _meter(self, caller: Principal, served: ServedModel) -> None:

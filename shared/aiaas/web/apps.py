@@ -37,7 +37,8 @@ def create_predict_app(services: Services) -> FastAPI:
     from aiaas.web.routes import infer, openai, predict  # noqa: PLC0415
 
     app = _app(services, "aiaas predictions", predict.router, openai.router, infer.router)
-    app.add_middleware(RequestMetrics)  # one EMF line per model request
+    # one EMF line and one per-model record (the owner's metrics route) per model request
+    app.add_middleware(RequestMetrics, recorder=services.model_metrics.record)
     return app
 
 

@@ -9,12 +9,18 @@ tenant, key id and the API Gateway request id are properties.
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from aiaas.domain.model_metrics import Observation
 from aiaas.metrics import MetricsWriter
+from aiaas.serving import observations
+
+logger = logging.getLogger(__name__)
 
 MODEL_ROUTES = {"predict", "explain", "infer", "embeddings"}
 
@@ -37,9 +43,15 @@ def _model(scope: Scope, path: str) -> str:
 class RequestMetrics:
     """ASGI middleware: one EMF line per model request."""
 
-    def __init__(self, app: ASGIApp, writer: MetricsWriter | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        writer: MetricsWriter | None = None,
+        recorder: Callable[[Observation], None] | None = None,
+    ) -> None:
         self.app = app
         self.writer = writer or MetricsWriter()
+        self.recorder = recorder
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = str(scope.get("path", ""))
@@ -99,3 +111,31 @@ class RequestMetrics:
             "status": status,
         }
         self.writer.emit(metrics, dimensions, properties, rollups=(("route",),))
+        self._record(dimensions, properties, status, latency_ms)
+
+    def _record(
+        self, dims: dict[str, str], props: dict[str, Any], status: int, latency_ms: float
+    ) -> None:
+        """The per-model record the owner reads (`aiaas.domain.model_metrics`); never fails
+        the request: a store error is logged."""
+        summary = observations.take() or {}
+        if self.recorder is None or not props["tenant"] or status in (401, 403, 404):
+            return
+        observation = Observation(
+            tenant=props["tenant"],
+            model=dims["model"],
+            version=dims["version"],
+            hour=time.strftime("%Y-%m-%dT%H", time.gmtime()),
+            status=status,
+            latency_ms=latency_ms,
+            rows=int(summary.get("rows", 0)),
+            classes=summary.get("classes", {}),
+            top_score_sum=float(summary.get("top", 0.0)),
+            value_sum=float(summary.get("value_sum", 0.0)),
+            value_squares=float(summary.get("value_squares", 0.0)),
+            lengths=summary.get("lengths", {}),
+        )
+        try:
+            self.recorder(observation)
+        except Exception:
+            logger.warning("could not record the model metrics of a request", exc_info=True)

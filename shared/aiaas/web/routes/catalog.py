@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import time
+from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -10,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from aiaas.domain.catalog import CatalogService
 from aiaas.domain.catalog_records import CatalogModel
 from aiaas.web.body import openapi_body, parse_as, read_json
-from aiaas.web.deps import CatalogDep, ModelReader, ModelWriter, SettingsDep
+from aiaas.web.deps import CatalogDep, ModelReader, ModelWriter, SettingsDep, services_of
 from aiaas.web.errors import shaped_router
 from aiaas.web.schemas.catalog import (
     ModelChanges,
@@ -178,4 +179,28 @@ async def put_background(
     body = parse_as(Background, await read_json(request, settings.max_body_bytes))
     return VersionPublic.model_validate(
         service.put_background(caller, name, version, body.rows).public()
+    )
+
+
+@router.get("/{name}/metrics", responses=READ)
+async def model_metrics(
+    *,
+    name: Name,
+    request: Request,
+    caller: ModelReader,
+    start: Annotated[str | None, Query(max_length=13, description="yyyy-mm-dd[Thh], UTC")] = None,
+    end: Annotated[str | None, Query(max_length=13, description="yyyy-mm-dd[Thh], UTC")] = None,
+    granularity: Annotated[Literal["hour", "day"], Query()] = "hour",
+    version: Annotated[str | None, Query(max_length=12)] = None,
+) -> dict[str, Any]:
+    """Your tenant's calls of a model you can see: requests, rows, errors by status, latency
+    p50/p95/p99 (within ``relative_error``), predicted classes and mean top score
+    (classifiers), output mean and std (regressors), input lengths (text); per hour or day.
+    Default range: the last 24 hours."""
+    now = time.time()
+    start = start or time.strftime("%Y-%m-%dT%H", time.gmtime(now - 23 * 3600))
+    end = end or time.strftime("%Y-%m-%dT%H", time.gmtime(now))
+    metrics = services_of(request).model_metrics
+    return metrics.report(
+        caller, name, start=start, end=end, granularity=granularity, version=version
     )
