@@ -61,7 +61,7 @@ DEV_ONLY = {
     "pytest",
 }
 
-TRAINING_STEP = r"""
+BLOCKER = """
 import importlib.abc, sys
 blocked = set(sys.argv[1].split(","))
 class Block(importlib.abc.MetaPathFinder):
@@ -70,6 +70,11 @@ class Block(importlib.abc.MetaPathFinder):
             raise ModuleNotFoundError(f"No module named {name!r} (not in this function's layers)")
         return None
 sys.meta_path.insert(0, Block())
+"""
+
+TRAINING_STEP = (
+    BLOCKER
+    + r"""
 from aiaas.training.records import Candidate, build_spec
 from aiaas.training.search import cross_validate, finish, split
 from aiaas.training.table import Limits, load_dataset
@@ -84,20 +89,16 @@ assert scored.get("cv_mean") is not None, scored
 trained = finish(data, held, scored, spec)
 assert len(trained.onnx) > 1000 and trained.metrics["accuracy"] is not None
 """
+)
 
-CHILD = """
-import importlib.abc, sys
-blocked = set(sys.argv[1].split(","))
-class Block(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if name.split(".")[0] in blocked:
-            raise ModuleNotFoundError(f"No module named {name!r} (not in this function's layers)")
-        return None
-sys.meta_path.insert(0, Block())
+CHILD = (
+    BLOCKER
+    + """
 sys.path.insert(0, sys.argv[2])
 import app
 assert callable(app.handler)
 """
+)
 
 
 def functions() -> dict[str, tuple[str, set[str]]]:

@@ -12,8 +12,6 @@ counters stay exact under concurrent chunks. Status changes are conditional upda
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,8 +22,9 @@ from aiaas.repositories.dynamo import (
     conditional,
     delete_items,
     from_item,
+    index_all,
+    index_page,
     partition,
-    query_all,
     to_item,
 )
 
@@ -75,34 +74,16 @@ class DynamoJobs:
 
     def page(self, tenant: str, limit: int, after: str | None) -> tuple[list[BatchJob], str | None]:
         """A tenant's jobs, newest first, and the cursor of the next page."""
-        params: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": "gsi1",
-            "KeyConditionExpression": "gsi1pk = :t",
-            "ExpressionAttributeValues": {":t": {"S": f"TENANT#{tenant}"}},
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        if after:
-            start = json.loads(base64.urlsafe_b64decode(after))
-            if not isinstance(start, dict) or start.get("gsi1pk") != {"S": f"TENANT#{tenant}"}:
-                raise ValueError("not a cursor of this tenant's listing")
-            params["ExclusiveStartKey"] = start
-        with aws_errors("listing jobs"):
-            answer = self.client.query(**params)
-        last = answer.get("LastEvaluatedKey")
-        cursor = base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None
-        return [_job(item) for item in answer.get("Items", [])], cursor
+        items, cursor = index_page(
+            self.client, self.table, f"TENANT#{tenant}", limit=limit, after=after,
+            what="listing jobs",
+        )  # fmt: skip
+        return [_job(item) for item in items], cursor
 
     def all_for_tenant(self, tenant: str) -> list[BatchJob]:
         """Every job of the tenant, every page."""
-        params: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": "gsi1",
-            "KeyConditionExpression": "gsi1pk = :t",
-            "ExpressionAttributeValues": {":t": {"S": f"TENANT#{tenant}"}},
-        }
-        return [_job(item) for item in query_all(self.client, "listing jobs", params)]
+        items = index_all(self.client, self.table, f"TENANT#{tenant}", "listing jobs")
+        return [_job(item) for item in items]
 
     def delete(self, job_id: str) -> int:
         """Delete a job and its chunk records; how many items that was."""

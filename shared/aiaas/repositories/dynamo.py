@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -122,3 +124,39 @@ def partition(client: Any, table: str, pk: str, what: str) -> list[Item]:
         "ProjectionExpression": "pk, sk",
     }
     return [primary_key(item) for item in query_all(client, what, params)]
+
+
+def index_page(
+    client: Any, table: str, gsi_pk: str, *, limit: int, after: str | None, what: str
+) -> tuple[list[Item], str | None]:
+    """One page of an index partition (``gsi1pk = gsi_pk``), newest first, and the opaque
+    cursor of the next; ValueError for a cursor that is not one of this partition's."""
+    params: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": "gsi1",
+        "KeyConditionExpression": "gsi1pk = :t",
+        "ExpressionAttributeValues": {":t": {"S": gsi_pk}},
+        "ScanIndexForward": False,
+        "Limit": limit,
+    }
+    if after:
+        start = json.loads(base64.urlsafe_b64decode(after))
+        if not isinstance(start, dict) or start.get("gsi1pk") != {"S": gsi_pk}:
+            raise ValueError("not a cursor of this listing")
+        params["ExclusiveStartKey"] = start
+    with aws_errors(what):
+        answer = client.query(**params)
+    last = answer.get("LastEvaluatedKey")
+    cursor = base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None
+    return list(answer.get("Items", [])), cursor
+
+
+def index_all(client: Any, table: str, gsi_pk: str, what: str) -> list[Item]:
+    """Every item of an index partition, every page."""
+    params: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": "gsi1",
+        "KeyConditionExpression": "gsi1pk = :t",
+        "ExpressionAttributeValues": {":t": {"S": gsi_pk}},
+    }
+    return query_all(client, what, params)

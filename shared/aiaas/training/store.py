@@ -13,7 +13,6 @@ changes nothing).
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any
 
@@ -22,6 +21,8 @@ from aiaas.repositories.dynamo import (
     aws_errors,
     conditional,
     delete_items,
+    index_all,
+    index_page,
     partition,
     query_all,
 )
@@ -154,34 +155,16 @@ class DynamoTrainingJobs:
         self, tenant: str, limit: int, after: str | None
     ) -> tuple[list[TrainingJob], str | None]:
         """A tenant's jobs, newest first, and the cursor of the next page."""
-        params: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": "gsi1",
-            "KeyConditionExpression": "gsi1pk = :t",
-            "ExpressionAttributeValues": {":t": {"S": f"TRAINING#{tenant}"}},
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        if after:
-            start = json.loads(base64.urlsafe_b64decode(after))
-            if not isinstance(start, dict) or start.get("gsi1pk") != {"S": f"TRAINING#{tenant}"}:
-                raise ValueError("not a cursor of this tenant's listing")
-            params["ExclusiveStartKey"] = start
-        with aws_errors("listing training jobs"):
-            answer = self.client.query(**params)
-        last = answer.get("LastEvaluatedKey")
-        cursor = base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None
-        return [_job(item) for item in answer.get("Items", [])], cursor
+        items, cursor = index_page(
+            self.client, self.table, f"TRAINING#{tenant}", limit=limit, after=after,
+            what="listing training jobs",
+        )  # fmt: skip
+        return [_job(item) for item in items], cursor
 
     def all_for_tenant(self, tenant: str) -> list[TrainingJob]:
         """Every training job of the tenant."""
-        params: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": "gsi1",
-            "KeyConditionExpression": "gsi1pk = :t",
-            "ExpressionAttributeValues": {":t": {"S": f"TRAINING#{tenant}"}},
-        }
-        return [_job(item) for item in query_all(self.client, "listing training jobs", params)]
+        items = index_all(self.client, self.table, f"TRAINING#{tenant}", "listing training jobs")
+        return [_job(item) for item in items]
 
     def delete(self, job_id: str) -> int:
         """Delete a job and its candidates' results; how many items that was."""
