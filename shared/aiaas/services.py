@@ -290,6 +290,7 @@ class Services:
         """BatchFunction's chunk runner (imports the inference runtime)."""
         from aiaas.batch.pipeline import ChunkRunner  # noqa: PLC0415
         from aiaas.batch.scoring import ModelScorer  # noqa: PLC0415
+        from aiaas.metrics import MetricsWriter  # noqa: PLC0415
 
         return ChunkRunner(
             self.job_store,
@@ -297,6 +298,7 @@ class Services:
             ModelScorer(self.batch_predictions),
             max_receives=self.settings.batch_max_receives,
             on_finished=self.meter_job,
+            metrics=MetricsWriter(),
         )
 
     @cached_property

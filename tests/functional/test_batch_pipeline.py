@@ -3,6 +3,7 @@ duplicates, failures on the last delivery, cancellation, the inbox. No row is ev
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from aiaas.batch.records import BatchJob
 from aiaas.batch.scoring import ModelScorer
 from aiaas.batch.store import DynamoJobs
 from aiaas.errors import Conflict, InvalidInput, NotFound
+from aiaas.metrics import MetricsWriter
 from aiaas.services import Services
 from aiaas.settings import Settings
 from tests.aws import AwsResources
@@ -320,3 +322,21 @@ def test_a_finished_job_counts_its_scored_rows_in_the_usage_report(pipeline: Pip
     pipeline.runner.run(replay, 1)  # a late duplicate meters nothing more
     assert pipeline.services.usage.report(ALICE, None, None)["total"] == 30
     assert pipeline.services.usage.report(BOB, None, None)["total"] == 0
+
+
+def test_each_scored_chunk_writes_one_emf_line(pipeline: Pipeline) -> None:
+    stream = io.StringIO()
+    pipeline.runner.metrics = MetricsWriter(stream)
+    lines = [{"id": i, "input": r} for i, r in enumerate(IRIS_ROWS[:20])] + [
+        {"id": "bad", "input": "not a row"}
+    ]
+    job = pipeline.run(ALICE, IRIS, jsonl(lines))
+    assert job.status == "PARTIALLY_FAILED" and job.total_chunks == 2
+    docs = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert len(docs) == 2
+    assert {(d["model"], d["version"], d["route"]) for d in docs} == {(IRIS, "default", "batch")}
+    assert sum(d["Predictions"] for d in docs) == 20 and sum(d["Errors"] for d in docs) == 1
+    assert sum(d["BatchSize"] for d in docs) == 21
+    spec = docs[0]["_aws"]["CloudWatchMetrics"][0]
+    assert spec["Dimensions"] == [["model", "version", "route"], ["route"]]
+    assert all(d["tenant"] == ALICE.tenant and d["job"] == job.id for d in docs)

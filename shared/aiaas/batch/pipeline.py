@@ -40,6 +40,7 @@ from aiaas.batch.records import (
     error_line,
     result_key,
 )
+from aiaas.metrics import MetricsWriter
 
 logger = logging.getLogger(__name__)
 
@@ -266,13 +267,16 @@ class ChunkRunner:
         *,
         max_receives: int,
         on_finished: Callable[[BatchJob], None] | None = None,
+        metrics: MetricsWriter | None = None,
     ) -> None:
-        """``on_finished(job)`` runs once per job, when this runner finished it (metering)."""
+        """``on_finished(job)`` runs once per job, when this runner finished it (metering);
+        ``metrics`` gets one EMF line per scored chunk (route ``batch``)."""
         self.store = store
         self.files = files
         self.scorer = scorer
         self.max_receives = max_receives
         self.on_finished = on_finished
+        self.metrics = metrics
 
     def run(self, message: ChunkMessage, receive_count: int) -> str:
         """Process a chunk; raises to have SQS deliver it again (or dead-letter it)."""
@@ -287,6 +291,7 @@ class ChunkRunner:
         if job.status == "QUEUED":
             self.store.transition(job.id, ["QUEUED"], {"status": "RUNNING", "started_at": now()})
         rows: list[Row] = []
+        started = time.perf_counter()
         try:
             rows = self._rows(job, message.chunk)
             lines, succeeded, failed = self.scorer.score(job, rows)
@@ -296,6 +301,19 @@ class ChunkRunner:
             self._give_up(job, message, rows, exc)
             raise ChunkFailed(f"chunk {message.chunk} of {job.id}: {exc}") from exc
         self._record(job.id, message.chunk, lines, succeeded, failed)
+        if self.metrics is not None:
+            self.metrics.emit(
+                {
+                    "Requests": (1, "Count"),
+                    "Predictions": (succeeded, "Count"),
+                    "Errors": (failed, "Count"),
+                    "BatchSize": (len(rows), "Count"),
+                    "LatencyMs": (round((time.perf_counter() - started) * 1e3, 3), "Milliseconds"),
+                },
+                {"model": job.model, "version": str(job.version or "default"), "route": "batch"},
+                {"tenant": job.tenant, "job": job.id, "chunk": message.chunk},
+                rollups=(("route",),),
+            )
         return f"chunk {message.chunk} of {job.id}: {succeeded} outputs, {failed} errors"
 
     def _rows(self, job: BatchJob, chunk: int) -> list[Row]:
