@@ -81,10 +81,12 @@ def test_the_document_has_powertools_shape() -> None:
 def test_the_owner_reads_exact_counts_and_percentiles_within_their_bound(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    from aiaas.serving import observations  # noqa: PLC0415
     from tests.conftest import ROOT  # noqa: PLC0415
 
     predict, catalog = load_function("predict"), load_function("catalog")
     event = json.loads((ROOT / "events" / "predict-tabular.json").read_text())
+    observations.note([{"label": "stale"}] * 20)  # a prediction outside any request
     good = {"inputs": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.0, 3.4, 1.5, 0.2]]}
     path = "/v1/models/iris-rf/predict"
     statuses = [

@@ -60,6 +60,7 @@ class RequestMetrics:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        observations.take()  # this request's context starts with no summary (not an older one)
         seen: dict[str, Any] = {"status": 500, "headers": {}}
 
         async def watch(message: Message) -> None:
