@@ -23,8 +23,10 @@ from aiaas.repositories.dynamo import (
     delete_items,
     from_item,
     index_all,
+    index_keys,
     index_page,
     partition,
+    put_new,
     to_item,
 )
 
@@ -54,15 +56,9 @@ class DynamoJobs:
         item = {
             **_key(job.id),
             **to_item(job.to_dict()),
-            "gsi1pk": {"S": f"TENANT#{job.tenant}"},
-            "gsi1sk": {"S": f"{job.created_at:010d}#{job.id}"},
+            **index_keys(f"TENANT#{job.tenant}", job.created_at, job.id),
         }
-        return conditional(
-            "storing the job",
-            lambda: self.client.put_item(
-                TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)"
-            ),
-        )
+        return put_new(self.client, self.table, item, "storing the job")
 
     def get(self, job_id: str) -> BatchJob | None:
         """One job, read consistently."""

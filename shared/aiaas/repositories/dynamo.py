@@ -160,3 +160,18 @@ def index_all(client: Any, table: str, gsi_pk: str, what: str) -> list[Item]:
         "ExpressionAttributeValues": {":t": {"S": gsi_pk}},
     }
     return query_all(client, what, params)
+
+
+def index_keys(gsi_pk: str, created_at: int, item_id: str) -> Item:
+    """The ``gsi1`` attributes that list an item in its partition, newest first."""
+    return {"gsi1pk": {"S": gsi_pk}, "gsi1sk": {"S": f"{created_at:010d}#{item_id}"}}
+
+
+def put_new(client: Any, table: str, item: Item, what: str) -> bool:
+    """Store an item whose ``pk`` is not taken yet; False (no error) if it is."""
+    return conditional(
+        what,
+        lambda: client.put_item(
+            TableName=table, Item=item, ConditionExpression="attribute_not_exists(pk)"
+        ),
+    )

@@ -22,8 +22,10 @@ from aiaas.repositories.dynamo import (
     conditional,
     delete_items,
     index_all,
+    index_keys,
     index_page,
     partition,
+    put_new,
     query_all,
 )
 from aiaas.training.records import TrainingJob, dumps
@@ -55,15 +57,9 @@ class DynamoTrainingJobs:
             "doc": {"S": dumps(job.doc())},
             "status": {"S": job.status},
             "candidates_done": {"N": str(job.candidates_done)},
-            "gsi1pk": {"S": f"TRAINING#{job.tenant}"},
-            "gsi1sk": {"S": f"{job.created_at:010d}#{job.id}"},
+            **index_keys(f"TRAINING#{job.tenant}", job.created_at, job.id),
         }
-        return conditional(
-            "storing the training job",
-            lambda: self.client.put_item(
-                TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(pk)"
-            ),
-        )
+        return put_new(self.client, self.table, item, "storing the training job")
 
     def get(self, job_id: str) -> TrainingJob | None:
         """One job, read consistently."""

@@ -14,3 +14,8 @@ class FastJSONResponse(JSONResponse):
     def render(self, content: Any) -> bytes:
         """Serialize ``content``; numpy arrays and scalars included."""
         return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def page_body(data: list[Any], cursor: str | None) -> dict[str, Any]:
+    """A page of a listing: ``{"object": "list", "data", "has_more", "next"}``."""
+    return {"object": "list", "data": data, "has_more": cursor is not None, "next": cursor}

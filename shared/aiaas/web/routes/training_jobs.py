@@ -18,7 +18,7 @@ from aiaas.training.service import TrainingService
 from aiaas.web.body import openapi_body, parse_as, read_json
 from aiaas.web.deps import SettingsDep, require, services_of
 from aiaas.web.errors import shaped_router
-from aiaas.web.responses import FastJSONResponse
+from aiaas.web.responses import FastJSONResponse, page_body
 from aiaas.web.schemas.errors import error_responses
 
 router = shaped_router("native", prefix="/v1/training-jobs", tags=["training"])
@@ -93,12 +93,7 @@ async def list_training_jobs(
 ) -> dict[str, Any]:
     """The caller's training jobs, newest first; ``next`` is the cursor of the next page."""
     page, cursor = training.page(caller, limit, after)
-    return {
-        "object": "list",
-        "data": [job.public() for job in page],
-        "has_more": cursor is not None,
-        "next": cursor,
-    }
+    return page_body([job.public() for job in page], cursor)
 
 
 @router.get("/{job_id}", responses=error_responses(400, 401, 403, 404))
