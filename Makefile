@@ -37,6 +37,8 @@ $(VENV)/.stamp: pyproject.toml requirements-dev.txt layers/runtime/requirements.
 	$(BUILD_PY) -m pip install $(PIP_QUIET) -r modelzoo/requirements.txt
 	# timm only for its ImageNet label files: without its dependencies (torchvision)
 	$(BUILD_PY) -m pip install $(PIP_QUIET) --no-deps timm==1.0.31
+	# the sentiment corpus is inside vaderSentiment's sdist only (not its wheel)
+	$(BUILD_PY) -m pip download $(PIP_QUIET) --no-deps --no-binary :all: vaderSentiment==3.3.2 -d .venv-build/sdists
 	touch $@
 
 .venv-sam/.stamp: requirements-sam.txt

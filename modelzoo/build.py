@@ -30,6 +30,7 @@ RECIPES = {
     "iris-rf": "modelzoo.iris",
     "digits-cnn": "modelzoo.digits",
     "image-classifier": "modelzoo.efficientnet",
+    "sentiment": "modelzoo.sentiment",  # after all-minilm-l6-v2: its encoder
 }
 
 

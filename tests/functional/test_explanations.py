@@ -142,6 +142,33 @@ def test_a_digits_saliency_grid_and_an_embeddings_token_contributions(
 
 
 @pytest.mark.parametrize(
+    ("text", "word", "label"),
+    [
+        ("The food was terrible.", "terrible", "negative"),
+        ("I love this phone.", "love", "positive"),
+        ("What an awful film.", "awful", "negative"),
+        ("The staff were wonderful.", "wonderful", "positive"),
+    ],
+)
+def test_sentiment_token_attributions_rank_the_sentiment_word_first(
+    services: Services, text: str, word: str, label: str
+) -> None:
+    (explained,) = services.predictions.explain(ALICE, "sentiment", [text], ExplainParams()).outputs
+    assert explained["label"] == label == explained["target"]
+    assert explained["method"] == "occlusion" and explained["score"] == "log_odds"
+    tokens = explained["tokens"]
+    assert all(text[t["start"] : t["end"]] == t["text"] for t in tokens)
+    assert max(tokens, key=lambda t: t["attribution"])["text"] == word
+    assert explained["evaluations"] == len(tokens) + 1
+    # the other class's view: the same word argues against it
+    other = "positive" if label == "negative" else "negative"
+    (against,) = services.predictions.explain(
+        ALICE, "sentiment", [text], ExplainParams(target=other)
+    ).outputs
+    assert min(against["tokens"], key=lambda t: t["attribution"])["text"] == word
+
+
+@pytest.mark.parametrize(
     ("name", "inputs", "params", "words"),
     [
         ("iris-rf", [[6.1, 2.8, 4.7, 1.2]], ExplainParams(method="occlusion"), "does not fit"),
@@ -153,6 +180,9 @@ def test_a_digits_saliency_grid_and_an_embeddings_token_contributions(
         ("iris-rf", [[6.1, 2.8, 4.7, 1.2]], ExplainParams(max_evaluations=100),
          "too small"),
         ("all-minilm-l6-v2", ["hello"], ExplainParams(), "compare_to"),
+        ("sentiment", [[101, 102]], ExplainParams(), "takes texts"),
+        ("sentiment", ["a b c d"], ExplainParams(max_evaluations=3), "max_evaluations is 3"),
+        ("sentiment", ["fine"], ExplainParams(target="angry"), "not a class"),
         ("digits-cnn", [[[0] * 8] * 8], ExplainParams(grid=8, max_evaluations=10), "8x8 grid"),
     ],
 )  # fmt: skip

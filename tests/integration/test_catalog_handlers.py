@@ -101,7 +101,9 @@ def test_builtins_are_public_in_an_openai_shaped_list(catalog: Handler) -> None:
     status, body = call(catalog, "GET", "/v1/models", "GET /v1/models")
     assert status == 200 and body["object"] == "list"
     models = {m["id"]: m for m in body["data"]}
-    assert set(models) == {"all-minilm-l6-v2", "iris-rf", "digits-cnn", "image-classifier"}
+    assert set(models) == {
+        "all-minilm-l6-v2", "iris-rf", "digits-cnn", "image-classifier", "sentiment"
+    }  # fmt: skip
     assert models["iris-rf"]["object"] == "model" and models["iris-rf"]["owned_by"] == "aiaas"
     assert models["all-minilm-l6-v2"]["outputs"][0]["shape"] == [-1, 384]
     event = http_event(

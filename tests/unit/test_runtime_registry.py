@@ -16,7 +16,8 @@ from aiaas_runtime.session import _cgroup_cpu_quota, available_cpus, choose_prov
 
 EXPECTED = {"all-minilm-l6-v2": "embedding", "iris-rf": "tabular-classification",
             "digits-cnn": "image-classification",
-            "image-classifier": "image-classification"}  # fmt: skip
+            "image-classifier": "image-classification",
+            "sentiment": "text-classification"}  # fmt: skip
 
 
 def test_the_zoo_has_its_models_with_their_tasks(models_dir: Path) -> None:

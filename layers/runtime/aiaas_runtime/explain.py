@@ -3,8 +3,8 @@
 Every method perturbs prepared inputs and runs them through the model's own task path
 (`Model.predict_prepared`), all perturbations of a call together, in as few session runs as
 ``max_batch_size`` allows. The score explained is the target class's probability
-(classifiers), the value (regressors) or the cosine similarity to ``compare_to``
-(embeddings).
+(classifiers, text classifiers included), the value (regressors) or the cosine similarity
+to ``compare_to`` (embeddings).
 
 - **Tabular** (``shapley``): the value of a coalition S of features is the mean score over the
   background rows with the features in S taken from the input (interventional SHAP, as
@@ -16,8 +16,10 @@ Every method perturbs prepared inputs and runs them through the model's own task
   ``base_value + sum(attributions) == prediction``.
 - **Images** (``occlusion``): a ``grid x grid`` cells of the prepared image are set to the
   normalisation mean one at a time; a cell's attribution is the score lost.
-- **Embeddings** (``occlusion`` with ``compare_to``): each token of the input is left out in
-  turn; its attribution is the cosine similarity lost, mapped back to a character span.
+- **Texts** (``occlusion``): each token of the input is left out in turn; its attribution is
+  the target class's log-odds lost (text classifiers: sentiment; probabilities saturate) or the
+  cosine similarity to ``compare_to`` lost (embeddings), on the character span the token came
+  from.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ METHODS = {
     "tabular-regression": "shapley",
     "image-classification": "occlusion",
     "embedding": "occlusion",
+    "text-classification": "occlusion",
 }
 DEFAULT_EVALUATIONS = 10_000  # model rows per explained input
 MAX_EVALUATIONS = 200_000
@@ -177,6 +180,12 @@ class Explainer:
             results = self.model.predict_prepared(rows, PredictParams())
             return np.asarray([r["value"] for r in results], dtype=np.float64)
         column = list(scores.labels).index(target) if target in scores.labels else None
+        return self._probabilities(rows)[:, column if column is not None else int(target or 0)]
+
+    def _probabilities(self, rows: Sequence[Any]) -> npt.NDArray[np.float64]:
+        """Class probabilities [rows, classes] of prepared rows, ``max_batch_size`` a run."""
+        processor: Any = self.model.processor
+        scores = processor.scores
         size = self.model.manifest.max_batch_size
         parts = []
         for start in range(0, len(rows), size):
@@ -186,7 +195,7 @@ class Explainer:
             if scores.from_logits:
                 probs = np.exp(probs - probs.max(axis=1, keepdims=True))
                 probs /= probs.sum(axis=1, keepdims=True)
-            parts.append(probs[:, column if column is not None else int(target or 0)])
+            parts.append(probs)
         return np.concatenate(parts)
 
     # --- tabular -----------------------------------------------------------------------------
@@ -356,15 +365,16 @@ class Explainer:
         picture.save(buffer, format="PNG")
         return base64.b64encode(buffer.getvalue()).decode()
 
-    # --- embeddings --------------------------------------------------------------------------
+    # --- texts -------------------------------------------------------------------------------
 
     def _tokens(self, item: Any, encoded: Any, params: ExplainParams) -> tuple[dict[str, Any], int]:
+        """Leave each token out in turn: the score lost is its attribution (a class's
+        probability for a text classifier, the cosine similarity to ``compare_to`` for an
+        embedding), on the character span the token came from."""
         processor: Any = self.model.processor
         if not isinstance(item, str) or processor.tokenizer is None:
-            raise InvalidInputError("explaining an embedding takes texts", param="inputs")
-        encoding = processor.tokenizer.encode(item)
-        other = processor.prepare(params.compare_to, 0)
-        spans = encoding.offsets
+            raise InvalidInputError(f"explaining a {self.task} model takes texts", param="inputs")
+        spans = processor.tokenizer.encode(item).offsets
         special = set(
             processor.tokenizer.token_to_id(t)
             for t in ("[CLS]", "[SEP]")
@@ -375,41 +385,66 @@ class Explainer:
             for i, (start, end) in enumerate(spans)
             if end > start and encoded.ids[i] not in special
         ]
-        if len(positions) + 2 > params.max_evaluations:
+        fixed = 2 if self.task == "embedding" else 1  # the text itself (and compare_to)
+        if len(positions) + fixed > params.max_evaluations:
             raise InvalidInputError(
-                f"{len(positions)} tokens need {len(positions) + 2} evaluations; max_evaluations "
-                f"is {params.max_evaluations}",
+                f"{len(positions)} tokens need {len(positions) + fixed} evaluations; "
+                f"max_evaluations is {params.max_evaluations}",
                 param="max_evaluations",
             )
-        variants = [encoded, other]
+        variants = [encoded]
         for i in positions:
             variants.append(type(encoded)(
                 ids=encoded.ids[:i] + encoded.ids[i + 1 :],
                 type_ids=encoded.type_ids[:i] + encoded.type_ids[i + 1 :],
             ))  # fmt: skip
-        vectors = np.asarray(
-            [r["embedding"] for r in self.model.predict_prepared(variants, PredictParams())],
-            dtype=np.float64,
-        )
-        reference = vectors[1]
-        similarity = vectors @ reference  # unit vectors: cosine
-        full = float(similarity[0])
+        explained: dict[str, Any]
+        if self.task == "embedding":
+            rows = [*variants, processor.prepare(params.compare_to, 0)]
+            vectors = np.asarray(
+                [r["embedding"] for r in self.model.predict_prepared(rows, PredictParams())],
+                dtype=np.float64,
+            )
+            scores = vectors[:-1] @ vectors[-1]  # unit vectors: cosine
+            explained = {"compare_to": params.compare_to}
+        else:
+            labels = [str(label) for label in processor.scores.labels]
+            every = self._probabilities(variants)  # one run: the text's own row is the first
+            label = labels[int(every[0].argmax())]
+            target = label if params.target is None else params.target
+            if target not in labels:
+                raise InvalidInputError(
+                    f"target {target!r} is not a class of this model; its classes are {labels}",
+                    param="target",
+                )
+            # log-odds, not the probability: on a long, clearly positive text the probability
+            # is 0.9999 with or without any one word, and would rank tokens by noise
+            probability = np.clip(every[:, labels.index(target)], 1e-7, 1 - 1e-7)
+            scores = np.log(probability) - np.log1p(-probability)
+            explained = {
+                "target": target,
+                "label": label,
+                "probability": float(probability[0]),
+                "score": "log_odds",
+            }
+        full = float(scores[0])
         tokens = [
             {
                 "text": item[spans[i][0] : spans[i][1]],
                 "start": int(spans[i][0]),
                 "end": int(spans[i][1]),
-                "attribution": full - float(similarity[2 + k]),
+                "attribution": full - float(scores[1 + k]),
             }
             for k, i in enumerate(positions)
         ]
+        evaluations = len(variants) + (self.task == "embedding")  # + compare_to
         return {
             "prediction": full,
             "method": "occlusion",
-            "compare_to": params.compare_to,
+            **explained,
             "tokens": tokens,
-            "evaluations": len(variants),
-        }, len(variants)
+            "evaluations": evaluations,
+        }, evaluations
 
 
 def _cell(value: Any) -> Any:

@@ -21,10 +21,16 @@ from typing import Any, Literal, cast
 from aiaas_runtime.errors import ModelLoadError
 
 Task = Literal[
-    "embedding", "tabular-classification", "tabular-regression", "image-classification", "custom"
+    "embedding",
+    "text-classification",
+    "tabular-classification",
+    "tabular-regression",
+    "image-classification",
+    "custom",
 ]
 TASKS: tuple[Task, ...] = (
     "embedding",
+    "text-classification",
     "tabular-classification",
     "tabular-regression",
     "image-classification",
@@ -110,9 +116,9 @@ class ModelManifest:
 
     @property
     def serving_inputs(self) -> tuple[TensorSpec, ...]:
-        """The tensors a client sends: texts (BYTES) for embedding models with a tokenizer,
-        the graph's otherwise."""
-        if self.task == "embedding" and "tokenizer" in self.artifacts:
+        """The tensors a client sends: texts (BYTES) for text models (embeddings, text
+        classifiers) with a tokenizer, the graph's otherwise."""
+        if self.task in ("embedding", "text-classification") and "tokenizer" in self.artifacts:
             return (TensorSpec(name="text", datatype="BYTES", shape=(-1,)),)
         return self.inputs
 

@@ -209,9 +209,21 @@ class Model:
         """Run a validated Open Inference Protocol request; outputs by name."""
         if not isinstance(request, Prepared):
             return self.run(request)
+        if self.manifest.task != "embedding":  # text classifiers: the graph's own outputs
+            return self._graph_outputs(request.items)
         results = self.run_prepared(request).results
         output = str(self.manifest.postprocessing.get("output", self.manifest.outputs[0].name))
         return {output: _stack(results)}
+
+    def _graph_outputs(self, prepared: Sequence[Any]) -> Tensors:
+        """Every graph output for prepared items, in order, run ``max_batch_size`` at a time
+        (each output's first axis is the batch)."""
+        size = self.manifest.max_batch_size
+        parts = [
+            self.run(self.processor.collate(prepared[start : start + size]))
+            for start in range(0, len(prepared), size)
+        ]
+        return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
 
     def infer(self, tensors: Tensors) -> Tensors:
         """Open Inference Protocol: texts in for text models, graph tensors otherwise."""
@@ -220,7 +232,7 @@ class Model:
     @property
     def _takes_texts(self) -> bool:
         # a table's string columns are graph tensors, not texts to tokenize
-        return self.manifest.task == "embedding" and any(
+        return self.manifest.task in ("embedding", "text-classification") and any(
             spec.datatype == "BYTES" for spec in self.serving_inputs
         )
 

@@ -22,7 +22,12 @@ from aiaas.errors import Conflict, InvalidInput, NotFound
 ACTIVE = ("UPLOADING", "QUEUED", "RUNNING")
 # tasks whose inputs are rows (CSV fits); tasks a batch job can explain with default parameters
 ROW_TASKS = ("tabular-classification", "tabular-regression", "custom")
-EXPLAINABLE = ("tabular-classification", "tabular-regression", "image-classification")
+EXPLAINABLE = (
+    "tabular-classification",
+    "tabular-regression",
+    "image-classification",
+    "text-classification",
+)
 
 
 class JobFiles(Protocol):

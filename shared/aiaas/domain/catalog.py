@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # CatalogFunction has the runtime; AuthFunction imports this 
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}[a-z0-9]$")
 TASKS = (
     "embedding",
+    "text-classification",
     "tabular-classification",
     "tabular-regression",
     "image-classification",

@@ -269,7 +269,8 @@ class PredictionService:
             prediction = served.model.run_prepared(request)
         elapsed = (self.clock() - started) * 1e3
         lengths = [served.model.processor.length(item) for item in request.items]
-        observations.note(prediction.results, lengths if served.task == "embedding" else ())
+        text = served.task in ("embedding", "text-classification")
+        observations.note(prediction.results, lengths if text else ())
         return PredictionResult(served, prediction.results, elapsed, prediction.tokens)
 
     def _meter(self, caller: Principal, served: ServedModel) -> None:

@@ -12,6 +12,10 @@ def processor_for(manifest: ModelManifest) -> TaskProcessor:
         from aiaas_runtime.tasks.text import EmbeddingProcessor  # noqa: PLC0415
 
         return EmbeddingProcessor(manifest)
+    if manifest.task == "text-classification" and "tokenizer" in manifest.artifacts:
+        from aiaas_runtime.tasks.text import TextClassificationProcessor  # noqa: PLC0415
+
+        return TextClassificationProcessor(manifest)
     if manifest.task in ("tabular-classification", "tabular-regression") and (
         manifest.preprocessing.get("columns")
     ):

@@ -1,4 +1,4 @@
-"""Text embedding: strings -> token tensors padded to the longest -> unit-length vectors."""
+"""Text tasks: strings -> token tensors padded to the longest -> unit vectors or classes."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from tokenizers import Tokenizer
 from aiaas_runtime.errors import InvalidInputError, ModelLoadError, TextTooLongError
 from aiaas_runtime.manifest import ModelManifest
 from aiaas_runtime.tasks.base import Feeds, Outputs, PredictParams, item_param, l2_normalize
+from aiaas_runtime.tasks.classify import ClassScores
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,24 +24,19 @@ class Encoded:
     type_ids: list[int]
 
 
-class EmbeddingProcessor:
-    """Tokenizes with the model's tokenizer.json and pools nothing: the graph pools.
+class TextEncoder:
+    """Tokenizes with the model's tokenizer.json (truncating at its max length) and pads each
+    batch to its longest text; a model without a tokenizer (a registered graph uploaded
+    without ``tokenizer.json``) takes token ids only. Shared by every text task."""
 
-    The exported graph already mean-pools (as sentence-transformers does); post-processing
-    L2-normalizes and applies an optional ``dimensions`` truncation. A model without a
-    tokenizer (a registered graph uploaded without ``tokenizer.json``) takes token ids only.
-    """
-
-    def __init__(self, manifest: ModelManifest) -> None:
-        pre, post = manifest.preprocessing, manifest.postprocessing
-        self.output = str(post.get("output") or _embedding_output(manifest))
-        spec = next(o for o in manifest.outputs if o.name == self.output)
+    def __init__(self, manifest: ModelManifest, *, allow_empty: bool = True) -> None:
+        pre = manifest.preprocessing
         ids = next((t for t in manifest.inputs if t.name == "input_ids"), None)
         fixed = ids.shape[1] if ids is not None and len(ids.shape) == 2 else -1
         self.max_length = int(pre.get("max_length", fixed if fixed > 0 else 256))
         self.max_chars = int(pre.get("max_chars", 20_000))
         self.pad_id = int(pre.get("pad_token_id", 0))
-        self.dimensions = int(post.get("dimensions", spec.shape[-1]))
+        self.allow_empty = allow_empty
         self.input_types = {t.name: _int_dtype(t.datatype) for t in manifest.inputs}
         self.tokenizer = (
             _load_tokenizer(manifest, self.max_length)
@@ -68,6 +64,11 @@ class EmbeddingProcessor:
         if len(item) > self.max_chars:
             raise TextTooLongError(
                 f"{item_param(index)} has {len(item)} characters; the limit is {self.max_chars}",
+                param=item_param(index),
+            )
+        if not self.allow_empty and not item.strip():
+            raise InvalidInputError(
+                f"{item_param(index)} is empty: there is no text to classify",
                 param=item_param(index),
             )
         encoding = self.tokenizer.encode(item)
@@ -108,6 +109,19 @@ class EmbeddingProcessor:
             if name in self.input_types
         }
 
+
+class EmbeddingProcessor(TextEncoder):
+    """Text -> unit-length vector. The exported graph already mean-pools (as
+    sentence-transformers does); post-processing L2-normalizes and applies an optional
+    ``dimensions`` truncation."""
+
+    def __init__(self, manifest: ModelManifest) -> None:
+        super().__init__(manifest)
+        post = manifest.postprocessing
+        self.output = str(post.get("output") or _embedding_output(manifest))
+        spec = next(o for o in manifest.outputs if o.name == self.output)
+        self.dimensions = int(post.get("dimensions", spec.shape[-1]))
+
     def check_params(self, params: PredictParams) -> None:
         """Reject a ``dimensions`` the model cannot give."""
         limit = self.dimensions if self.dimensions > 0 else 1 << 16
@@ -123,6 +137,22 @@ class EmbeddingProcessor:
             vectors = vectors[:, : params.dimensions]
         vectors = l2_normalize(vectors)
         return [{"embedding": row} for row in vectors]
+
+
+class TextClassificationProcessor(TextEncoder):
+    """Text -> label, score, probabilities and top-k (sentiment). Empty text is refused."""
+
+    def __init__(self, manifest: ModelManifest) -> None:
+        super().__init__(manifest, allow_empty=False)
+        self.scores = ClassScores(manifest)
+
+    def check_params(self, params: PredictParams) -> None:
+        """Delegate ``top_k`` checks to the class scores."""
+        self.scores.check_params(params)
+
+    def postprocess(self, outputs: Outputs, params: PredictParams) -> list[dict[str, Any]]:
+        """One ``{label, score, probabilities, top_k}`` per text."""
+        return self.scores.results(outputs, params)
 
 
 def _embedding_output(manifest: ModelManifest) -> str:

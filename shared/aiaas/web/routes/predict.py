@@ -64,7 +64,7 @@ class ExplainParameters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     method: str | None = Field(
-        default=None, description="shapley (tabular) or occlusion (images, embeddings)"
+        default=None, description="shapley (tabular) or occlusion (images, texts)"
     )
     target: str | int | None = Field(
         default=None, description="the class to explain (default: the predicted one)"
@@ -102,7 +102,8 @@ class ExplainRequest(BaseModel):
 @documented(ExplainResponse, error_responses(400, 401, 403, 404, 409, 413, 429, 503))
 async def explain(name: ModelName, request: Request, call: PredictCallDep) -> FastJSONResponse:
     """Why the model answered what it did: Shapley values (tabular), an occlusion grid
-    (images), token contributions to a similarity (embeddings). Scope ``predict``."""
+    (images), token contributions to a class (text classifiers: sentiment) or to a similarity
+    (embeddings). Scope ``predict``."""
     body = parse_as(ExplainRequest, await read_json(request, call.max_body_bytes))
     o = body.parameters
     params = ExplainParams(

@@ -24,7 +24,12 @@ from aiaas.domain.catalog_records import Runtime, ScoresKind, Status, Visibility
 from aiaas.web.schemas.text import SafeName, SafeProse
 
 Task = Literal[
-    "embedding", "tabular-classification", "tabular-regression", "image-classification", "custom"
+    "embedding",
+    "text-classification",
+    "tabular-classification",
+    "tabular-regression",
+    "image-classification",
+    "custom",
 ]
 
 

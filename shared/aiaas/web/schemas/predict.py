@@ -53,8 +53,9 @@ class ExplainResponse(BaseModel):
 
     Tabular: ``{prediction, base_value, target, method, attributions: [{feature, value,
     attribution, std_error?}]}`` sorted by magnitude (``base_value + sum == prediction``).
-    Images: ``{prediction, target, grid: [[...]], cell_size: [h, w]}``. Embeddings:
-    ``{prediction, compare_to, tokens: [{text, start, end, attribution}]}``.
+    Images: ``{prediction, target, grid: [[...]], cell_size: [h, w]}``. Text classifiers:
+    ``{prediction (the target's log-odds), probability, target, label, tokens: [{text, start,
+    end, attribution}]}``. Embeddings: ``{prediction, compare_to, tokens: [...]}``.
     """
 
     model: str
