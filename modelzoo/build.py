@@ -31,6 +31,7 @@ RECIPES = {
     "digits-cnn": "modelzoo.digits",
     "image-classifier": "modelzoo.efficientnet",
     "sentiment": "modelzoo.sentiment",  # after all-minilm-l6-v2: its encoder
+    "face-detector": "modelzoo.blazeface",
 }
 
 

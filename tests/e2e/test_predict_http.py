@@ -28,7 +28,8 @@ def test_models_are_listed(client: httpx.Client) -> None:
     response = client.get("/v1/models")
     assert response.status_code == 200
     assert {m["id"] for m in response.json()["data"]} == {
-        "all-minilm-l6-v2", "iris-rf", "digits-cnn", "image-classifier", "sentiment"
+        "all-minilm-l6-v2", "iris-rf", "digits-cnn", "image-classifier", "sentiment",
+        "face-detector",
     }  # fmt: skip
 
 

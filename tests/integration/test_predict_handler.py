@@ -85,7 +85,7 @@ BAD_REQUESTS: list[tuple[str, str, bytes, int, str, str | None]] = [
     ("feature not a number", "iris-rf", b'{"inputs": [[1, 2, 3, "x"]]}', 400, "must be a number",
      "inputs[0].petal_width"),
     ("image that is not an image", "digits-cnn", b'{"inputs": ["aGVsbG8gd29ybGQ="]}', 400,
-     "not a decodable PNG/JPEG", "inputs[0]"),
+     "not a decodable PNG, JPEG or WebP", "inputs[0]"),
     ("unknown parameter", "iris-rf", b'{"inputs": [[1, 2, 3, 4]], "parameters": {"k": 1}}', 400,
      "Extra inputs are not permitted", "parameters.k"),
     ("top_k not a number", "iris-rf",

@@ -60,7 +60,7 @@ def test_jpeg_and_data_urls_are_accepted(model: Model, digits: dict) -> None:
     ("item", "error", "message"),
     [
         (base64.b64encode(b"definitely not an image").decode(), ImageDecodeError,
-         "not a decodable PNG/JPEG"),
+         "not a decodable PNG, JPEG or WebP"),
         ("not base64!!", ImageDecodeError, "not valid base64"),
         ([[0] * 8] * 7, ImageDecodeError, "has shape [7, 8, 1]"),
         ([[0] * 8] * 7 + [[0] * 7], ImageDecodeError, "rectangular array"),
@@ -79,8 +79,33 @@ def test_bad_images_are_rejected_with_the_reason(
 def test_gif_is_refused_even_though_pillow_reads_it(model: Model) -> None:
     buffer = io.BytesIO()
     Image.new("L", (8, 8)).save(buffer, format="GIF")
-    with pytest.raises(ImageDecodeError, match="PNG or JPEG"):
+    with pytest.raises(ImageDecodeError, match="must be PNG, JPEG or WebP"):
         model.predict([base64.b64encode(buffer.getvalue()).decode()])
+
+
+def encoded(image: Image.Image, fmt: str, **options: object) -> str:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_webp_animated_cmyk_16_bit_and_palette_images_are_taken(model: Model) -> None:
+    """Each becomes the model's mode; an animation is its first frame (documented)."""
+    ink = Image.new("L", (8, 8), 0)
+    ink.paste(255, (2, 1, 6, 7))
+    first, second = ink.convert("RGB"), Image.new("RGB", (8, 8), (0, 0, 0))
+    animated = io.BytesIO()
+    first.save(animated, format="PNG", save_all=True, append_images=[second])
+    frame = model.predict([base64.b64encode(animated.getvalue()).decode()]).results[0]
+    assert frame == model.predict([encoded(first, "PNG")]).results[0]
+    variants = [
+        encoded(first, "WEBP", lossless=True),
+        encoded(first.convert("CMYK"), "JPEG"),
+        encoded(ink.convert("I;16"), "PNG"),
+        encoded(first.convert("P"), "PNG"),
+    ]
+    reference = model.predict([encoded(first, "PNG")]).results[0]["label"]
+    assert [r["label"] for r in model.predict(variants).results] == [reference] * 4
 
 
 def big_png(width: int, height: int, mode: str = "L") -> str:

@@ -46,7 +46,7 @@ def test_any_size_and_exif_rotation_are_taken(model) -> None:  # type: ignore[no
     # the same photo stored rotated, with an EXIF orientation saying how to show it
     rotated = image.rotate(90, expand=True)
     exif = Image.Exif()
-    exif[0x0112] = 8  # rotate 90 CW to view
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to view
     buffer = io.BytesIO()
     rotated.save(buffer, format="JPEG", exif=exif.tobytes(), quality=92)
     shown = model.predict([base64.b64encode(buffer.getvalue()).decode()]).results[0]["label"]

@@ -17,7 +17,8 @@ from aiaas_runtime.session import _cgroup_cpu_quota, available_cpus, choose_prov
 EXPECTED = {"all-minilm-l6-v2": "embedding", "iris-rf": "tabular-classification",
             "digits-cnn": "image-classification",
             "image-classifier": "image-classification",
-            "sentiment": "text-classification"}  # fmt: skip
+            "sentiment": "text-classification",
+            "face-detector": "face-detection"}  # fmt: skip
 
 
 def test_the_zoo_has_its_models_with_their_tasks(models_dir: Path) -> None:
@@ -41,7 +42,8 @@ def test_manifest_records_tensors_and_quality(models_dir: Path, name: str) -> No
     manifest = load_manifest(models_dir / name)
     assert manifest.inputs and manifest.outputs
     assert all(t.datatype in {"FP32", "INT64"} for t in manifest.inputs + manifest.outputs)
-    assert {"fp32", "int8"} <= set(manifest.quality)
+    assert "fp32" in manifest.quality  # and int8's, wherever an int8 file was made
+    assert "int8" in manifest.quality or "int8" not in manifest.artifacts
 
 
 def test_unknown_model_is_not_found(models_dir: Path) -> None:

@@ -44,6 +44,7 @@ METHODS = {
     "image-classification": "occlusion",
     "embedding": "occlusion",
     "text-classification": "occlusion",
+    "face-detection": "occlusion",
 }
 DEFAULT_EVALUATIONS = 10_000  # model rows per explained input
 MAX_EVALUATIONS = 200_000
@@ -119,6 +120,8 @@ class Explainer:
             results = [self._shapley(row, background, params) for row in prepared]
         elif self.task == "image-classification":
             results = [self._occlude_image(image, params) for image in prepared]
+        elif self.task == "face-detection":
+            results = [self._occlude_faces(image, params) for image in prepared]
         else:
             results = [
                 self._tokens(item, row, params) for item, row in zip(items, prepared, strict=True)
@@ -342,6 +345,49 @@ class Explainer:
             "cell_size": [int(height / cells), int(width / cells)],
             "evaluations": cells * cells + 1,
         }, cells * cells + 1
+
+    def _occlude_faces(self, item: Any, params: ExplainParams) -> tuple[dict[str, Any], int]:
+        """The face score (the best anchor's probability, the top face's score) lost when each
+        cell of the model's letterboxed input is set to mid-grey."""
+        processor: Any = self.model.processor
+        image = item.tensor
+        _, height, width = image.shape
+        cells = max(1, min(params.grid, height, width))
+        if cells * cells + 1 > params.max_evaluations:
+            raise InvalidInputError(
+                f"a {cells}x{cells} grid needs {cells * cells + 1} evaluations; "
+                f"max_evaluations is {params.max_evaluations}",
+                param="max_evaluations",
+            )
+        rows_at = np.linspace(0, height, cells + 1).round().astype(int)
+        cols_at = np.linspace(0, width, cells + 1).round().astype(int)
+        variants = [image]
+        for r in range(cells):
+            for c in range(cells):
+                copy = image.copy()
+                copy[:, rows_at[r] : rows_at[r + 1], cols_at[c] : cols_at[c + 1]] = 0.0
+                variants.append(copy)
+        size = self.model.manifest.max_batch_size
+        best = []
+        for start in range(0, len(variants), size):
+            outputs = self.model.run({processor.input: np.stack(variants[start : start + size])})
+            logits = np.asarray(outputs[processor.scores], dtype=np.float64)
+            logits = np.clip(logits.reshape(logits.shape[0], -1), -80, 80).max(axis=1)
+            best.extend((1 / (1 + np.exp(-logits))).tolist())
+        score, occluded = best[0], np.asarray(best[1:]).reshape(cells, cells)
+        extra = (
+            {"heatmap_png": self._heatmap(image, score - occluded)}
+            if params.format == "png"
+            else {}
+        )
+        return extra | {
+            "prediction": score,
+            "target": "face",
+            "method": "occlusion",
+            "grid": (score - occluded).tolist(),
+            "cell_size": [int(height / cells), int(width / cells)],
+            "evaluations": len(variants),
+        }, len(variants)
 
     def _heatmap(self, image: npt.NDArray[np.float32], grid: npt.NDArray[np.float64]) -> str:
         """The image as the model saw it, the score each cell carries in red over it."""

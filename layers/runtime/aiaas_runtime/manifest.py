@@ -26,6 +26,8 @@ Task = Literal[
     "tabular-classification",
     "tabular-regression",
     "image-classification",
+    "face-detection",
+    "object-detection",
     "custom",
 ]
 TASKS: tuple[Task, ...] = (
@@ -34,6 +36,8 @@ TASKS: tuple[Task, ...] = (
     "tabular-classification",
     "tabular-regression",
     "image-classification",
+    "face-detection",
+    "object-detection",
     "custom",
 )
 MANIFEST_FILE = "manifest.json"

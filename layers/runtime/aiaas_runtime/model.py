@@ -174,8 +174,17 @@ class Model:
         results: list[dict[str, Any]] = [{} for _ in prepared]
         for start in range(0, len(order), size):
             chunk = order[start : start + size]
-            outputs = self.run(self.processor.collate([prepared[i] for i in chunk]))
-            for i, result in zip(chunk, self.processor.postprocess(outputs, params), strict=True):
+            batch = [prepared[i] for i in chunk]
+            outputs = self.run(self.processor.collate(batch))
+            # a processor whose results depend on each item (a detector's image size) has
+            # postprocess_items; the rest read the outputs alone
+            finish = getattr(self.processor, "postprocess_items", None)
+            done = (
+                finish(outputs, params, batch)
+                if finish is not None
+                else self.processor.postprocess(outputs, params)
+            )
+            for i, result in zip(chunk, done, strict=True):
                 results[i] = result
         return results
 

@@ -27,6 +27,7 @@ EXPLAINABLE = (
     "tabular-regression",
     "image-classification",
     "text-classification",
+    "face-detection",
 )
 
 

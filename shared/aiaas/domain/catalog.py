@@ -33,6 +33,7 @@ TASKS = (
     "tabular-classification",
     "tabular-regression",
     "image-classification",
+    "object-detection",
     "custom",
 )
 
@@ -151,10 +152,12 @@ class CatalogService:
         output: str = "",
         scores_kind: ScoresKind = "probabilities",
         preprocessing: Mapping[str, Any] | None = None,
+        detection: Mapping[str, Any] | None = None,
     ) -> CatalogModel:
         """A new model in the caller's namespace (``public`` only for an admin tenant).
 
-        ``labels``, ``features``, ``output``, ``scores_kind`` and ``preprocessing`` declare
+        ``labels``, ``features``, ``output``, ``scores_kind``, ``preprocessing`` and
+        ``detection`` declare
         how to serve it (see `CatalogModel`); registration checks them against the graph.
         """
         if not NAME.match(name):
@@ -180,6 +183,7 @@ class CatalogService:
             output=output,
             scores_kind=scores_kind,
             preprocessing=dict(preprocessing or {}),
+            detection=dict(detection or {}),
         )
         self.store.create_model(model)
         return model

@@ -27,6 +27,8 @@ class CatalogModel:
         scores_kind: Whether that output holds ``probabilities`` or ``logits``.
         preprocessing: Task input settings: images ``height``, ``width``, ``channels``,
             ``mean``, ``std``, ``pixel_max``; texts ``max_length``, ``max_chars``.
+        detection: How an object detector's outputs read (``format`` yolo or ssd, output
+            names, box format, ``min_score``, ``iou_threshold``).
     """
 
     tenant: str
@@ -43,6 +45,7 @@ class CatalogModel:
     output: str = ""
     scores_kind: ScoresKind = "probabilities"
     preprocessing: dict[str, Any] = field(default_factory=dict)
+    detection: dict[str, Any] = field(default_factory=dict)
 
     def visible_to(self, tenant: str) -> bool:
         """Public models are everyone's; private ones their tenant's."""

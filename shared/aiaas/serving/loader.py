@@ -128,6 +128,8 @@ def manifest_of(
     postprocessing: dict[str, Any] = {"scores_kind": model.scores_kind}
     if model.output:
         postprocessing |= {"scores": model.output, "output": model.output}
+    if model.detection:
+        postprocessing["detection"] = dict(model.detection)
     raw = {
         "name": model.name,
         "version": str(version.version),

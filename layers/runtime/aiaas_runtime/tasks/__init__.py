@@ -2,37 +2,41 @@
 
 from __future__ import annotations
 
+import importlib
+
 from aiaas_runtime.manifest import ModelManifest
 from aiaas_runtime.tasks.base import PredictParams, TaskProcessor
 
+# task -> (module, class), imported when a model of the task loads (images need Pillow)
+PROCESSORS = {
+    "embedding": ("text", "EmbeddingProcessor"),
+    "text-classification": ("text", "TextClassificationProcessor"),
+    "tabular-classification": ("tabular", "TabularProcessor"),
+    "image-classification": ("image", "ImageProcessor"),
+    "face-detection": ("faces", "FaceDetectionProcessor"),
+    "object-detection": ("detect", "ObjectDetectionProcessor"),
+}
+
 
 def processor_for(manifest: ModelManifest) -> TaskProcessor:
-    """Build the pre/post-processor for a manifest's task."""
-    if manifest.task == "embedding":
-        from aiaas_runtime.tasks.text import EmbeddingProcessor  # noqa: PLC0415
+    """Build the pre/post-processor for a manifest's task.
 
-        return EmbeddingProcessor(manifest)
-    if manifest.task == "text-classification" and "tokenizer" in manifest.artifacts:
-        from aiaas_runtime.tasks.text import TextClassificationProcessor  # noqa: PLC0415
-
-        return TextClassificationProcessor(manifest)
-    if manifest.task in ("tabular-classification", "tabular-regression") and (
+    A table with typed columns (a trained model's) is a TableProcessor; a text classifier
+    without a tokenizer, and any other task, takes the graph's tensors (RawProcessor).
+    """
+    task = manifest.task
+    if task in ("tabular-classification", "tabular-regression") and (
         manifest.preprocessing.get("columns")
     ):
-        from aiaas_runtime.tasks.table import TableProcessor  # noqa: PLC0415
-
-        return TableProcessor(manifest)
-    if manifest.task == "tabular-classification":
-        from aiaas_runtime.tasks.tabular import TabularProcessor  # noqa: PLC0415
-
-        return TabularProcessor(manifest)
-    if manifest.task == "image-classification":
-        from aiaas_runtime.tasks.image import ImageProcessor  # noqa: PLC0415
-
-        return ImageProcessor(manifest)
-    from aiaas_runtime.tasks.raw import RawProcessor  # noqa: PLC0415
-
-    return RawProcessor(manifest)
+        module, name = "table", "TableProcessor"
+    elif task == "text-classification" and "tokenizer" not in manifest.artifacts:
+        module, name = "raw", "RawProcessor"
+    else:
+        module, name = PROCESSORS.get(task, ("raw", "RawProcessor"))
+    processor: TaskProcessor = getattr(
+        importlib.import_module(f"aiaas_runtime.tasks.{module}"), name
+    )(manifest)
+    return processor
 
 
 __all__ = ["PredictParams", "TaskProcessor", "processor_for"]

@@ -20,10 +20,16 @@ class PredictParams:
     Attributes:
         top_k: How many classes to list, best first (classifiers).
         dimensions: Truncate embeddings to this many leading dimensions, re-normalized.
+        min_score: Detectors: the lowest score of a detection returned.
+        max_faces: Face detectors: at most this many faces per image, best first.
+        max_objects: Object detectors: at most this many objects per image, best first.
     """
 
     top_k: int | None = None
     dimensions: int | None = None
+    min_score: float | None = None
+    max_faces: int | None = None
+    max_objects: int | None = None
 
 
 class TaskProcessor(Protocol):

@@ -22,6 +22,7 @@ MAX_ENCODED_BYTES = 4 * 1024 * 1024
 MAX_DECODED_PIXELS = 16 * 1024 * 1024  # per image, read from its header before decoding
 MAX_REQUEST_PIXELS = 64 * 1024 * 1024  # per request: 8 images of 16 Mpx would cost seconds
 HEADER_CHARS = 128 * 1024  # base64 characters enough for a PNG's or a JPEG's header
+FORMATS = frozenset({"PNG", "JPEG", "WEBP"})
 
 
 class ImageProcessor:
@@ -77,34 +78,8 @@ class ImageProcessor:
         return normalized
 
     def _decode(self, text: str, param: str) -> npt.NDArray[np.float32]:
-        from PIL import Image, ImageOps, UnidentifiedImageError  # noqa: PLC0415 - image models
-
-        if text.startswith("data:"):
-            text = text.partition(",")[2]
-        if len(text) > MAX_ENCODED_BYTES * 4 // 3 + 4:
-            raise ImageDecodeError(f"{param} is larger than {MAX_ENCODED_BYTES} bytes", param=param)
-        try:
-            data = base64.b64decode(text, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise ImageDecodeError(f"{param} is not valid base64", param=param) from exc
-        Image.MAX_IMAGE_PIXELS = MAX_DECODED_PIXELS
-        try:
-            with _quiet(), Image.open(io.BytesIO(data)) as image:
-                if image.format not in {"PNG", "JPEG"}:
-                    raise ImageDecodeError(f"{param} must be PNG or JPEG", param=param)
-                width, height = image.size
-                if width * height > MAX_DECODED_PIXELS:  # Pillow only refuses at twice this
-                    raise ImageDecodeError(
-                        f"{param} is {width}x{height} pixels; the limit is "
-                        f"{MAX_DECODED_PIXELS} ({MAX_DECODED_PIXELS // (1 << 20)} Mpx)",
-                        param=param,
-                    )
-                mode = "L" if self.channels == 1 else "RGB"
-                resized = self._resize(ImageOps.exif_transpose(image).convert(mode))
-        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-            raise ImageDecodeError(
-                f"{param} is not a decodable PNG/JPEG image", param=param
-            ) from exc
+        image = open_image(text, param, "L" if self.channels == 1 else "RGB")
+        resized = self._resize(image)
         array = np.asarray(resized, dtype=np.float32).reshape(self.height, self.width, -1)
         scaled: npt.NDArray[np.float32] = array * np.float32(self.pixel_max / 255.0)
         return scaled
@@ -156,6 +131,45 @@ class ImageProcessor:
     def postprocess(self, outputs: Outputs, params: PredictParams) -> list[dict[str, Any]]:
         """Label, score, probabilities and top-k per image."""
         return self.scores.results(outputs, params)
+
+
+def open_image(text: str, param: str, mode: str) -> Any:
+    """Decode one base64 PNG, JPEG or WebP (a ``data:`` URL too) into a Pillow image in
+    ``mode``, upright (EXIF orientation applied). Refused with ImageDecodeError, naming
+    ``param``: over ``MAX_ENCODED_BYTES``, not base64, another format, over
+    ``MAX_DECODED_PIXELS`` (read from the header, before any pixel is decoded: decompression
+    bombs), zero-size, or undecodable. An animated or multi-frame image is its first frame;
+    palette, CMYK, 16-bit and alpha images are converted to ``mode``."""
+    from PIL import Image, ImageOps, UnidentifiedImageError  # noqa: PLC0415 - image models
+
+    if text.startswith("data:"):
+        text = text.partition(",")[2]
+    if len(text) > MAX_ENCODED_BYTES * 4 // 3 + 4:
+        raise ImageDecodeError(f"{param} is larger than {MAX_ENCODED_BYTES} bytes", param=param)
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ImageDecodeError(f"{param} is not valid base64", param=param) from exc
+    Image.MAX_IMAGE_PIXELS = MAX_DECODED_PIXELS
+    try:
+        with _quiet(), Image.open(io.BytesIO(data)) as image:
+            if image.format not in FORMATS:
+                raise ImageDecodeError(f"{param} must be PNG, JPEG or WebP", param=param)
+            width, height = image.size
+            if width * height > MAX_DECODED_PIXELS:  # Pillow only refuses at twice this
+                raise ImageDecodeError(
+                    f"{param} is {width}x{height} pixels; the limit is "
+                    f"{MAX_DECODED_PIXELS} ({MAX_DECODED_PIXELS // (1 << 20)} Mpx)",
+                    param=param,
+                )
+            if width == 0 or height == 0:
+                raise ImageDecodeError(f"{param} has no pixels ({width}x{height})", param=param)
+            image.seek(0)  # the first frame of an animation
+            return ImageOps.exif_transpose(image).convert(mode)
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, EOFError) as exc:
+        raise ImageDecodeError(
+            f"{param} is not a decodable PNG, JPEG or WebP image", param=param
+        ) from exc
 
 
 def _pixels(text: str) -> int:

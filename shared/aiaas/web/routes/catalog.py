@@ -56,6 +56,7 @@ def entry(service: CatalogService, model: CatalogModel, *, full: bool = False) -
         "output": model.output,
         "scores_kind": model.scores_kind,
         "preprocessing": model.preprocessing,
+        **({"detection": model.detection} if model.detection else {}),
     }
 
 

@@ -29,6 +29,15 @@ class PredictParameters(BaseModel):
 
     top_k: int | None = Field(default=None, ge=1, description="classes to list (classifiers)")
     dimensions: int | None = Field(default=None, ge=1, description="truncate embeddings")
+    min_score: float | None = Field(
+        default=None, gt=0, le=1, description="face detection: lowest score returned"
+    )
+    max_faces: int | None = Field(
+        default=None, ge=1, le=100, description="face detection: most faces per image"
+    )
+    max_objects: int | None = Field(
+        default=None, ge=1, le=1000, description="object detection: most objects per image"
+    )
     version: int | None = Field(
         default=None, ge=1, description="pin a version (default: the default)"
     )
@@ -53,7 +62,13 @@ async def predict(name: ModelName, request: Request, call: PredictCallDep) -> Fa
     """Run a model on a batch of inputs; one output per input, in order."""
     body = parse_as(PredictRequest, await read_json(request, call.max_body_bytes))
     options = body.parameters
-    params = PredictParams(top_k=options.top_k, dimensions=options.dimensions)
+    params = PredictParams(
+        top_k=options.top_k,
+        dimensions=options.dimensions,
+        min_score=options.min_score,
+        max_faces=options.max_faces,
+        max_objects=options.max_objects,
+    )
     result = call.service.predict(call.caller, name, body.inputs, params, options.version)
     return FastJSONResponse(result.to_dict(), headers=inference_headers(result))
 

@@ -29,6 +29,7 @@ Task = Literal[
     "tabular-classification",
     "tabular-regression",
     "image-classification",
+    "object-detection",
     "custom",
 ]
 
@@ -82,6 +83,12 @@ class Preprocessing(BaseModel):
     mean: Means | None = None
     std: Stds | None = None
     pixel_max: float | None = Field(default=None, gt=0)
+    resize: Literal["stretch", "letterbox"] | None = Field(
+        default=None, description="images: stretch to height x width, or keep the aspect ratio"
+    )
+    pad_value: int | None = Field(
+        default=None, ge=0, le=255, description="letterbox: the bars' gray (ultralytics: 114)"
+    )
     max_length: int | None = Field(default=None, ge=1, le=8192, description="Tokens per text")
     max_chars: int | None = Field(default=None, ge=1, le=100_000, description="Per text")
 
@@ -92,6 +99,32 @@ class Preprocessing(BaseModel):
             if values is not None and len(values) == 3 and self.channels != 3:
                 raise _error((field,), "3 values need 3 channels; declare channels: 3")
         return self
+
+
+OutputName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class Detection(BaseModel):
+    """How an object detector's outputs read (task ``object-detection``).
+
+    ``yolo``: one output ``[1, 4 + classes, anchors]`` (ultralytics' export): ``cx, cy, w, h``
+    in input pixels, then each class's score. ``ssd``: ``boxes`` ``[1, n, 4]``, ``scores``
+    ``[1, n]`` and ``classes`` ``[1, n]`` outputs, boxes ``yxyx`` in 0..1 by default (the
+    TensorFlow Object Detection API's). Either way the platform applies ``min_score`` and
+    per-class non-maximum suppression at ``iou_threshold``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["yolo", "ssd"]
+    output: OutputName | None = Field(default=None, description="yolo: the output to read")
+    boxes: OutputName | None = Field(default=None, description="ssd: default 'boxes'")
+    scores: OutputName | None = Field(default=None, description="ssd: default 'scores'")
+    classes: OutputName | None = Field(default=None, description="ssd: default 'classes'")
+    box_format: Literal["xyxy", "yxyx", "cxcywh"] | None = None
+    normalized: bool | None = Field(default=None, description="boxes in 0..1 of the input")
+    iou_threshold: float = Field(default=0.45, gt=0, le=1)
+    min_score: float = Field(default=0.25, gt=0, le=1)
 
 
 class NewModel(BaseModel):
@@ -109,24 +142,31 @@ class NewModel(BaseModel):
     output: str = Field(default="", max_length=128, description="Graph output to serve")
     scores_kind: ScoresKind = "probabilities"
     preprocessing: Preprocessing | None = None
+    detection: Detection | None = None
 
     @model_validator(mode="after")
     def _image_size(self) -> Self:
-        if self.task == "image-classification":
+        if self.task == "object-detection" and self.detection is None:
+            raise _error(("detection",), "an object-detection model must declare detection")
+        if self.task != "object-detection" and self.detection is not None:
+            raise _error(("detection",), "detection is for object-detection models")
+        if self.task in ("image-classification", "object-detection"):
             for field in ("height", "width"):
                 if getattr(self.preprocessing, field, None) is None:
                     raise _error(
                         ("preprocessing", field),
-                        f"an image-classification model must declare its input {field}",
+                        f"an {self.task} model must declare its input {field}",
                     )
         return self
 
     def create_args(self) -> dict[str, Any]:
         """Keyword arguments of ``CatalogService.create`` (preprocessing: only keys given)."""
-        args = self.model_dump(exclude={"preprocessing"})
+        args = self.model_dump(exclude={"preprocessing", "detection"})
         args["preprocessing"] = (self.preprocessing or Preprocessing()).model_dump(
             exclude_none=True
         )
+        if self.detection is not None:
+            args["detection"] = self.detection.model_dump(exclude_none=True)
         return args
 
 
@@ -211,6 +251,9 @@ class ModelBase[V](Public):
     output: str
     scores_kind: ScoresKind
     preprocessing: dict[str, Any] = Field(description="Declared settings (see NewModel)")
+    detection: dict[str, Any] | None = Field(
+        default=None, description="Object detectors: how their outputs read (see NewModel)"
+    )
 
 
 class ModelPublic(ModelBase[int]):
