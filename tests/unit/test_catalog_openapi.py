@@ -18,7 +18,7 @@ VERSION = {"version", "status", "reason", "created", "sha256", "size", "inputs",
            "background"}  # fmt: skip
 MODEL = {"id", "object", "created", "owned_by", "task", "description", "visibility", "runtime",
          "default_version", "versions", "inputs", "outputs", "quality", "latency",
-         "labels", "features", "output", "scores_kind", "preprocessing"}  # fmt: skip
+         "labels", "features", "output", "scores_kind", "preprocessing", "detection"}  # fmt: skip
 LIST = {"object", "data", "has_more"}
 METADATA = {"name", "versions", "platform", "inputs", "outputs"}
 # (method, path): (success status, properties of its body, error statuses it documents)
@@ -90,7 +90,9 @@ def test_nested_bodies_are_typed_too(openapi: dict[str, Any]) -> None:
 def test_the_create_body_documents_the_declared_metadata(openapi: dict[str, Any]) -> None:
     body = openapi["paths"]["/v1/models"]["post"]["requestBody"]["content"]["application/json"]
     properties = body["schema"]["properties"]
-    assert {"labels", "features", "output", "scores_kind", "preprocessing"} <= set(properties)
+    assert {"labels", "features", "output", "scores_kind", "preprocessing", "detection"} <= set(
+        properties
+    )
     assert properties["labels"]["maxItems"] == 10_000 and properties["labels"]["uniqueItems"]
 
 
@@ -127,6 +129,19 @@ BAD: dict[str, tuple[dict[str, Any], str]] = {
     "long output": ({**SIZED, "output": "o" * 129}, "output"),
     "scores kind": ({**SIZED, "scores_kind": "odds"}, "scores_kind"),
     "unknown task": ({"name": "reg", "task": "regression"}, "task"),
+    "detector without detection": (
+        {"name": "det", "task": "object-detection", "preprocessing": {"height": 8, "width": 8}},
+        "detection",
+    ),
+    "detection iou over 1": (
+        {
+            "name": "det",
+            "task": "object-detection",
+            "preprocessing": {"height": 8, "width": 8},
+            "detection": {"format": "yolo", "iou_threshold": 2},
+        },
+        "detection.iou_threshold",
+    ),
     "no image size": (IMAGE, "preprocessing.height"),
     "no image width": ({**IMAGE, "preprocessing": {"height": 8}}, "preprocessing.width"),
     "unknown key": (
