@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from aiaas.aws.lite import LiteClient
 from aiaas.domain.catalog import CatalogService
 from aiaas.domain.usage import UsageService
+from aiaas.repositories.captures import S3Captures
 from aiaas.repositories.models import DynamoCatalog
 from aiaas.repositories.usage import DynamoUsage
 from aiaas.repositories.weights import S3Weights
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from aiaas.domain.keys import KeyService
     from aiaas.domain.model_metrics import ModelMetricsService
     from aiaas.repositories.secrets import SecretReader
+    from aiaas.serving.capture import CaptureBuffer
     from aiaas.serving.gpu import GpuBackend
     from aiaas.serving.predictions import PredictionService
     from aiaas.serving.resolver import ModelResolver
@@ -104,6 +106,7 @@ class Services:
             S3Weights(self.client("s3"), str(s.weights_bucket)),
             admin_tenants=s.admins,
             max_upload_bytes=s.max_upload_bytes,
+            capture_files=S3Captures(self.client("s3"), str(s.weights_bucket)),
         )
 
     @cached_property
@@ -226,7 +229,25 @@ class Services:
         """Predictions for API callers: metered and under quota."""
         from aiaas.serving.predictions import PredictionService  # noqa: PLC0415
 
-        return PredictionService(self.resolver, self.usage)
+        return PredictionService(self.resolver, self.usage, capture=self.capture)
+
+    @cached_property
+    def capture(self) -> CaptureBuffer:
+        """Sampled requests of versions with data capture on, batched into the weights
+        bucket (written at interpreter exit too)."""
+        import atexit  # noqa: PLC0415
+
+        from aiaas.serving.capture import CaptureBuffer  # noqa: PLC0415
+
+        s = self.settings
+        s.require("weights_bucket")
+        buffer = CaptureBuffer(
+            S3Captures(self.client("s3"), str(s.weights_bucket)),
+            max_records=s.capture_max_records,
+            max_age_s=s.capture_max_age_s,
+        )
+        atexit.register(buffer.flush)
+        return buffer
 
     @cached_property
     def batch_predictions(self) -> PredictionService:

@@ -54,6 +54,9 @@ class Settings(BaseModel):
         catalog_cache_seconds: How long a warm function reuses a catalog record (model and
             version) before reading it again: a delete, a new default version or a new
             visibility shows within this time.
+        capture_max_records: Data capture: records of a version buffered before they are
+            written to S3 as one file.
+        capture_max_age_s: Data capture: the longest a record waits in the buffer.
         layer_models: The models the models layer carries, comma-separated (the template
             sets it); empty: every model under ``models_dir``. Other built-ins are served
             from S3, like registered models.
@@ -134,6 +137,8 @@ class Settings(BaseModel):
         default=defaults.CATALOG_CACHE_SECONDS, ge=0, le=defaults.CATALOG_CACHE_MAX_SECONDS
     )
     layer_models: str = ""
+    capture_max_records: int = Field(default=100, ge=1, le=10_000)
+    capture_max_age_s: float = Field(default=10.0, ge=0, le=900)
     max_session_bytes: int = Field(default=768 * 1024 * 1024, ge=1024 * 1024)
     jobs_table: str | None = None
     batch_bucket: str | None = None

@@ -21,7 +21,7 @@ from aiaas.domain.catalog_records import (
     ScoresKind,
     Visibility,
 )
-from aiaas.errors import Conflict, Forbidden, InvalidInput, NotFound
+from aiaas.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
 
 if TYPE_CHECKING:  # CatalogFunction has the runtime; AuthFunction imports this module without
     from aiaas_runtime import ModelManifest
@@ -81,6 +81,14 @@ def parse_upload_key(key: str) -> tuple[str, str, int]:
     return parts[1], parts[2], int(parts[3])
 
 
+class CaptureFiles(Protocol):
+    """Where a version's captured requests are (S3), newest first, with download links."""
+
+    def list(self, tenant: str, model: str, version: int, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` files: ``{"key", "size", "url"}``."""
+        ...
+
+
 class CatalogService:
     """Catalog operations for a caller; a tenant never sees another tenant's private models."""
 
@@ -92,10 +100,12 @@ class CatalogService:
         admin_tenants: Iterable[str] = (),
         max_upload_bytes: int = 200 * 1024 * 1024,
         upload_expires: int = 900,
+        capture_files: CaptureFiles | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.weights = weights
+        self.capture_files = capture_files
         self.admin_tenants = frozenset(admin_tenants)
         self.max_upload_bytes = max_upload_bytes
         self.upload_expires = upload_expires
@@ -230,6 +240,26 @@ class CatalogService:
         updated = replace(version, background=background)
         self.store.put_version(updated)
         return updated
+
+    def set_capture(
+        self, caller: Principal, name: str, number: int, sample_percent: float
+    ) -> ModelVersion:
+        """Turn a version's data capture on (``sample_percent`` of the owner's requests kept)
+        or off (0). Warm functions see it within ``catalog_cache_seconds``."""
+        version = self.version(self.owned(caller, name), number)
+        if not 0 <= sample_percent <= 100:
+            raise InvalidInput("capture.sample_percent: 0 to 100", param="capture.sample_percent")
+        capture = {"sample_percent": sample_percent} if sample_percent else {}
+        updated = replace(version, capture=capture)
+        self.store.put_version(updated)
+        return updated
+
+    def captures(self, caller: Principal, name: str, number: int, limit: int) -> list[Any]:
+        """The newest capture files of one of the caller's versions, with download links."""
+        version = self.version(self.owned(caller, name), number)
+        if self.capture_files is None:
+            raise Unavailable("data capture is not configured for this function")
+        return self.capture_files.list(version.tenant, version.name, version.version, limit)
 
     def update(self, caller: Principal, name: str, changes: dict[str, Any]) -> CatalogModel:
         """Change description, visibility or default version."""

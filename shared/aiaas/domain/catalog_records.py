@@ -66,7 +66,7 @@ class ModelVersion:
     is set on a version the platform trained: its job, typed input ``columns``, ``labels``,
     test-set ``metrics``, and where its background sample and column baselines are.
     ``background`` is the explanations' background its owner uploaded (``uri``, ``sha256``,
-    ``rows``).
+    ``rows``). ``capture`` is its data capture setting (``sample_percent``).
     """
 
     tenant: str
@@ -90,6 +90,7 @@ class ModelVersion:
     ignored_uploads: int = 0
     training: dict[str, Any] = field(default_factory=dict)
     background: dict[str, Any] = field(default_factory=dict)
+    capture: dict[str, Any] = field(default_factory=dict)
 
     def digest(self, role: str) -> str:
         """The sha256 of one artifact (``fp32``, ``int8``, ``tokenizer``...)."""
@@ -116,6 +117,7 @@ class ModelVersion:
             "ignored_uploads": self.ignored_uploads,
             "training": self.training or None,
             "background": {"rows": self.background["rows"]} if self.background else None,
+            "capture": self.capture or None,
         }
 
 

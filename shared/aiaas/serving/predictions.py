@@ -25,6 +25,7 @@ from aiaas_runtime import (
 )
 
 if TYPE_CHECKING:
+    from aiaas.serving.capture import CaptureBuffer
     from aiaas.serving.resolver import ModelResolver, ServedModel
     from aiaas_runtime.explain import Explainer, ExplainParams
     from aiaas_runtime.model import Tensors
@@ -107,6 +108,7 @@ class PredictionService:
         resolver: Finds and opens models.
         meter: Quota and usage; None where nothing is metered per request (batch jobs
             are metered when they finish).
+        capture: Where sampled requests of versions with data capture on go (None: off).
         clock: Seconds, for timing inference.
     """
 
@@ -115,10 +117,12 @@ class PredictionService:
         resolver: ModelResolver,
         meter: Meter | None = None,
         *,
+        capture: CaptureBuffer | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.resolver = resolver
         self.meter = meter
+        self.capture = capture
         self.clock = clock
 
     def resolve(self, caller: Principal, name: str, version: int | None = None) -> ServedModel:
@@ -271,6 +275,9 @@ class PredictionService:
         lengths = [served.model.processor.length(item) for item in request.items]
         text = served.task in ("embedding", "text-classification")
         observations.note(prediction.results, lengths if text else ())
+        if self.capture is not None and served.capture_percent and caller.tenant == served.owner:
+            key = (served.owner, served.name, served.version)
+            self.capture.offer(served.capture_percent, key, inputs, prediction.results)
         return PredictionResult(served, prediction.results, elapsed, prediction.tokens)
 
     def _meter(self, caller: Principal, served: ServedModel) -> None:

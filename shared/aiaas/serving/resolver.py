@@ -36,12 +36,14 @@ class ServedModel:
         version: The version that runs.
         owner: The tenant that owns it (the built-ins' tenant for the layer's models).
         model: The runtime model (task, tensors, labels, limits; predict and infer).
+        capture_percent: The share of the owner's requests its data capture keeps.
     """
 
     name: str
     version: str
     owner: str
     model: Model
+    capture_percent: float = 0.0
 
     @property
     def task(self) -> str:
@@ -103,7 +105,8 @@ class ModelResolver:
         key = ("catalog", model.tenant, model.name, found.version, found.digest("fp32"))
         loader = self.loader
         opened = self.pool.get(key, lambda: loader.open(model, found))
-        return ServedModel(model.name, str(found.version), model.tenant, opened)
+        percent = float(found.capture.get("sample_percent", 0.0))
+        return ServedModel(model.name, str(found.version), model.tenant, opened, percent)
 
     def _builtin(self, name: str, version: int | None) -> ServedModel:
         with runtime_errors():

@@ -144,6 +144,69 @@ async def get_version(
     )
 
 
+class Capture(BaseModel):
+    """Data capture of a version: the share of your own requests kept (0 turns it off)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sample_percent: float = Field(ge=0, le=100)
+
+
+class VersionChanges(BaseModel):
+    """Fields a PATCH of a version may change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    capture: Capture
+
+
+@router.patch(
+    "/{name}/versions/{version}",
+    openapi_extra=openapi_body(VersionChanges),
+    responses=error_responses(400, 401, 403, 404, 413),
+)
+async def update_version(
+    *,
+    name: Name,
+    version: Version,
+    request: Request,
+    caller: ModelWriter,
+    service: CatalogDep,
+    settings: SettingsDep,
+) -> VersionPublic:
+    """Turn data capture on or off: a sample of your tenant's requests to this version and
+    their answers, written in batches to your prefix of the weights bucket (30 days)."""
+    body = parse_as(VersionChanges, await read_json(request, settings.max_body_bytes))
+    updated = service.set_capture(caller, name, version, body.capture.sample_percent)
+    return VersionPublic.model_validate(updated.public())
+
+
+class CaptureFile(BaseModel):
+    """One file of captured requests: JSONL of ``{time, model, version, inputs, outputs}``."""
+
+    key: str = Field(description="Its name under the version's captures (day/time-id.jsonl)")
+    size: int
+    url: str = Field(description="A presigned GET, valid 15 minutes")
+
+
+class CaptureList(BaseModel):
+    """The newest capture files of a version, newest first."""
+
+    data: list[CaptureFile]
+
+
+@router.get("/{name}/versions/{version}/captures", responses=error_responses(400, 401, 403, 404))
+async def list_captures(
+    name: Name,
+    version: Version,
+    caller: ModelReader,
+    service: CatalogDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> CaptureList:
+    """Your version's captured requests (your own tenant's only), as download links."""
+    return CaptureList.model_validate({"data": service.captures(caller, name, version, limit)})
+
+
 @router.delete("/{name}/versions/{version}", status_code=204, responses=READ)
 async def delete_version(
     name: Name, version: Version, caller: ModelWriter, service: CatalogDep

@@ -219,6 +219,9 @@ class VersionPublic(Public):
     background: dict[str, Any] | None = Field(
         default=None, description="The explanations' background its owner uploaded: rows"
     )
+    capture: dict[str, Any] | None = Field(
+        default=None, description="Data capture: the share of requests kept (sample_percent)"
+    )
 
 
 class VersionsPublic(Public):

@@ -1,0 +1,71 @@
+"""Captured requests in S3: JSONL files under each version's prefix, encrypted, tagged so
+the bucket's lifecycle rule expires them (30 days), listed and read by presigned GET."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+from aiaas.repositories.dynamo import aws_errors
+
+CAPTURE_TAG = "aiaas-capture=1"  # template.yaml: the weights bucket's capture expiry rule
+
+
+def capture_prefix(tenant: str, model: str, version: int | str) -> str:
+    """Where a version's captures are: beside its weights, so deleting the account, the model
+    or the version removes them too."""
+    return f"{tenant}/{model}/{version}/captures/"
+
+
+class S3Captures:
+    """Capture files of the weights bucket."""
+
+    def __init__(self, client: Any, bucket: str, *, url_expires: int = 900) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.url_expires = url_expires
+
+    def write(self, tenant: str, model: str, version: str, started: float, body: bytes) -> str:
+        """Store one batch of records; its key (``<prefix><day>/<time>-<random>.jsonl``)."""
+        moment = time.gmtime(started)
+        key = (
+            f"{capture_prefix(tenant, model, version)}{time.strftime('%Y-%m-%d', moment)}/"
+            f"{time.strftime('%H%M%S', moment)}-{secrets.token_hex(6)}.jsonl"
+        )
+        with aws_errors("storing captured requests"):
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=body,
+                ContentType="application/x-ndjson",
+                ServerSideEncryption="AES256",
+                Tagging=CAPTURE_TAG,
+            )
+        return key
+
+    def list(self, tenant: str, model: str, version: int, limit: int) -> list[dict[str, Any]]:
+        """The newest ``limit`` capture files of a version, newest first, each with a
+        presigned GET (``url``, valid ``url_expires`` seconds)."""
+        prefix = capture_prefix(tenant, model, version)
+        found: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
+        while True:
+            with aws_errors("listing captured requests"):
+                page = self.client.list_objects_v2(**params)
+            found += page.get("Contents", [])
+            if not page.get("IsTruncated"):
+                break
+            params["ContinuationToken"] = page["NextContinuationToken"]
+        found.sort(key=lambda o: str(o["Key"]), reverse=True)  # keys sort by time
+        files = []
+        for item in found[:limit]:
+            with aws_errors("signing a capture download"):
+                url = self.client.generate_presigned_url(
+                    "get_object",
+                    Params={"Bucket": self.bucket, "Key": item["Key"]},
+                    ExpiresIn=self.url_expires,
+                )
+            files.append({"key": item["Key"].removeprefix(prefix), "size": item["Size"],
+                          "url": url})  # fmt: skip
+        return files
