@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 import math
 import sys
 import time
@@ -66,6 +67,8 @@ def convert(tflite: Path, dst: Path) -> float:
     import ai_edge_litert.interpreter as litert  # noqa: PLC0415
     import tflite2onnx  # noqa: PLC0415
 
+    # it warns once per fp16 tensor (full range has dozens); the conversion is checked below
+    logging.getLogger("tflite2onnx").setLevel(logging.ERROR)
     tflite2onnx.convert(str(tflite), str(dst))
     interpreter = litert.Interpreter(model_path=str(tflite))
     interpreter.allocate_tensors()

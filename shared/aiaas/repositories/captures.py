@@ -13,8 +13,8 @@ CAPTURE_TAG = "aiaas-capture=1"  # template.yaml: the weights bucket's capture e
 
 
 def capture_prefix(tenant: str, model: str, version: int | str) -> str:
-    """Where a version's captures are: beside its weights, so deleting the account, the model
-    or the version removes them too."""
+    """Where a version's captures are: beside its weights, under the tenant's prefix that
+    deleting the account removes."""
     return f"{tenant}/{model}/{version}/captures/"
 
 
