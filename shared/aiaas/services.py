@@ -251,10 +251,11 @@ class Services:
 
     @cached_property
     def batch_predictions(self) -> PredictionService:
-        """Predictions for batch jobs: metered once a job finishes, not per chunk."""
+        """Predictions for batch jobs: metered once a job finishes, not per chunk; captured
+        like the API's where a version's capture is on."""
         from aiaas.serving.predictions import PredictionService  # noqa: PLC0415
 
-        return PredictionService(self.resolver)
+        return PredictionService(self.resolver, capture=self.capture)
 
     @cached_property
     def job_store(self) -> DynamoJobs:

@@ -133,3 +133,33 @@ def test_the_download_link_reads_the_file(aws: AwsResources, services: Services)
     got = httpx.get(listed["url"], timeout=10)
     assert got.status_code == 200
     assert json.loads(got.content.splitlines()[0])["inputs"] == [x[1].tolist()]
+
+
+def test_oip_requests_and_batch_rows_are_captured_too(
+    aws: AwsResources, services: Services
+) -> None:
+    import numpy as np  # noqa: PLC0415
+
+    from aiaas.protocols import InferRequest  # noqa: PLC0415
+
+    _, x = register_lr(aws, services, "wine-all", 4)
+    services.catalog.set_capture(ALICE, "wine-all", 1, 100)
+    tensors = {"X": np.asarray(x[:2], dtype=np.float32)}
+
+    def decode(served: Any) -> InferRequest:
+        return InferRequest(inputs=tensors)
+
+    services.predictions.infer(ALICE, "wine-all", None, decode)
+    rows = services.batch_predictions.predict_rows(ALICE, "wine-all", None, [x[3].tolist(), "bad"])
+    assert isinstance(rows[1], str)  # the bad row is its error, and is not captured
+    services.capture.flush()
+    records = []
+    s3 = aws.client("s3")
+    for item in objects(aws, capture_prefix(ALICE.tenant, "wine-all", 1)):
+        body = s3.get_object(Bucket=aws.weights_bucket, Key=item["Key"])["Body"].read()
+        records += [json.loads(line) for line in body.splitlines()]
+    oip = next(r for r in records if isinstance(r["inputs"][0], dict))
+    assert np.allclose(oip["inputs"][0]["X"], x[:2], atol=1e-4)
+    assert set(oip["outputs"][0]) == {"label", "probabilities"}
+    batch = [r for r in records if isinstance(r["inputs"][0], list)]
+    assert [r["inputs"] for r in batch] == [[x[3].tolist()]]

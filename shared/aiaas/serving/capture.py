@@ -9,7 +9,9 @@ waited ``max_age_s`` (checked on each request), and at interpreter exit (the loc
 shutdown). A failed write is logged (counts, never the records) and never fails a request.
 
 A record is ``{"time", "model", "version", "inputs", "outputs"}``: the request's inputs and
-the task-level outputs, never a header, key or token. What a frozen Lambda environment still
+the task-level outputs (native and OpenAI routes: lists; the Open Inference Protocol: one
+object of tensors by name; a batch job: one record per sampled row), never a header, key or
+token. What a frozen Lambda environment still
 buffers when it is retired is lost (at most ``max_age_s`` of sampled requests).
 """
 
@@ -48,6 +50,8 @@ def _plain(value: Any) -> Any:
         return value.tolist()
     if isinstance(value, np.generic):
         return value.item()
+    if isinstance(value, bytes):  # an Open Inference Protocol BYTES element
+        return value.decode("utf-8", errors="replace")
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 

@@ -171,7 +171,9 @@ class PredictionService:
         started = self.clock()
         with runtime_errors():
             outputs = served.model.run_infer(request)
-        return InferResult(served, decoded, outputs, (self.clock() - started) * 1e3)
+        elapsed = (self.clock() - started) * 1e3
+        self._capture(caller, served, [decoded.inputs], [outputs])
+        return InferResult(served, decoded, outputs, elapsed)
 
     def explain(
         self,
@@ -256,6 +258,11 @@ class PredictionService:
         served = self.resolve(caller, name, version)
         with runtime_errors():
             rows = served.model.predict_rows(inputs)
+        if self.capture is not None and self._captures(caller, served):
+            for item, row in zip(inputs, rows, strict=True):
+                if not isinstance(row, InvalidInputError):
+                    self._capture(caller, served, [item], [row])
+            self.capture.flush()  # a batch function may be frozen once its chunk is done
         return [row.message if isinstance(row, InvalidInputError) else row for row in rows]
 
     def _predict(
@@ -275,10 +282,20 @@ class PredictionService:
         lengths = [served.model.processor.length(item) for item in request.items]
         text = served.task in ("embedding", "text-classification")
         observations.note(prediction.results, lengths if text else ())
-        if self.capture is not None and served.capture_percent and caller.tenant == served.owner:
-            key = (served.owner, served.name, served.version)
-            self.capture.offer(served.capture_percent, key, inputs, prediction.results)
+        self._capture(caller, served, inputs, prediction.results)
         return PredictionResult(served, prediction.results, elapsed, prediction.tokens)
+
+    def _captures(self, caller: Principal, served: ServedModel) -> bool:
+        """Whether this version captures this caller's requests: capture is on and the caller
+        is the owner's tenant (another tenant's requests are not the owner's data)."""
+        return bool(served.capture_percent) and caller.tenant == served.owner
+
+    def _capture(
+        self, caller: Principal, served: ServedModel, inputs: Sequence[Any], outputs: Sequence[Any]
+    ) -> None:
+        if self.capture is not None and self._captures(caller, served):
+            key = (served.owner, served.name, served.version)
+            self.capture.offer(served.capture_percent, key, inputs, outputs)
 
     def _meter(self, caller: Principal, served: ServedModel) -> None:
         if self.meter is not None:
