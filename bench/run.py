@@ -240,7 +240,7 @@ def cost(batch32: dict[str, Any]) -> dict[str, Any]:
     price plus the request price. The same formula prices every model's cost profile
     (``aiaas.registration.runs.cost_per_million_tokens``).
     """
-    from aiaas.registration.runs import cost_per_million_tokens  # noqa: PLC0415
+    from aiaas.domain.pricing import cost_per_million_tokens  # noqa: PLC0415
 
     cpus = len(os.sched_getaffinity(0))
     out: dict[str, Any] = {

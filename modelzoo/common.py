@@ -37,7 +37,7 @@ COMPACT: dict[str, Any] = {"separators": (",", ":")}
 MANIFEST_ORDER = (
     "schema_version", "name", "version", "task", "description", "source", "inputs", "outputs",
     "labels", "preprocessing", "postprocessing", "limits", "artifacts", "quantization",
-    "optimized", "quality",
+    "optimized", "quality", "latency",
 )  # fmt: skip
 
 # ONNX element type -> Open Inference Protocol datatype name. A copy of the runtime's table
@@ -132,7 +132,8 @@ def write_manifest(
     """Complete a recipe's manifest fields and write ``manifest.json``.
 
     Adds ``schema_version``, the served (int8) graph's ``inputs``/``outputs``, default
-    ``limits``, every artifact's digest and size, and ``created``.
+    ``limits``, the served graph's ``latency`` profile, every artifact's digest and size, and
+    ``created``.
 
     Args:
         model_dir: The model's output directory.
@@ -142,12 +143,14 @@ def write_manifest(
     Returns:
         The manifest as written.
     """
-    inputs, outputs = graph_tensors(artifacts.get("int8") or artifacts["fp32"])
+    served = artifacts.get("int8") or artifacts["fp32"]
+    inputs, outputs = graph_tensors(served)
     fields = {
         "schema_version": SCHEMA_VERSION,
         "inputs": inputs,
         "outputs": outputs,
         "limits": dict(DEFAULT_LIMITS),
+        "latency": latency_profile(served, inputs),
         **fields,
         "artifacts": {role: artifact(path) for role, path in artifacts.items()},
     }
@@ -156,6 +159,45 @@ def write_manifest(
     manifest["created"] = created_timestamp()
     write_json(model_dir / "manifest.json", manifest)
     return manifest
+
+
+LATENCY_BATCHES = (1, 32)  # as registration profiles uploaded models
+LATENCY_RUNS, LATENCY_WARMUP, LATENCY_DYNAMIC = 10, 2, 32
+NUMPY_TYPES = {"FP32": np.float32, "FP64": np.float64, "FP16": np.float16, "INT64": np.int64,
+               "INT32": np.int32, "INT8": np.int8, "UINT8": np.uint8, "BOOL": np.bool_}  # fmt: skip
+
+
+def latency_profile(path: Path, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median milliseconds of one session run per batch size on generated inputs (normal
+    floats, integers 0 and 1, other dynamic dimensions ``LATENCY_DYNAMIC``), with this
+    build's thread count: the catalog's latency and cost profile of a built-in."""
+    sess = session(path)
+    rng = np.random.default_rng(SEED)
+    p50: dict[str, float] = {}
+    skipped: dict[str, str] = {}
+    for batch in LATENCY_BATCHES:
+        fixed = {spec["shape"][0] for spec in inputs if spec["shape"] and spec["shape"][0] > 0}
+        if fixed and batch not in fixed:
+            skipped[str(batch)] = f"the model's inputs fix the batch size at {min(fixed)}"
+            continue
+        feed = {}
+        for spec in inputs:
+            shape = [batch if i == 0 and d < 0 else d if d > 0 else LATENCY_DYNAMIC
+                     for i, d in enumerate(spec["shape"])]  # fmt: skip
+            kind = NUMPY_TYPES[spec["datatype"]]
+            floating = np.issubdtype(kind, np.floating)
+            values = rng.standard_normal(shape) if floating else rng.integers(0, 2, shape)
+            feed[spec["name"]] = values.astype(kind)
+        for _ in range(LATENCY_WARMUP):
+            sess.run(None, feed)
+        times = []
+        for _ in range(LATENCY_RUNS):
+            start = time.perf_counter()
+            sess.run(None, feed)
+            times.append((time.perf_counter() - start) * 1000)
+        p50[str(batch)] = round(float(np.median(times)), 4)
+    return {"p50_ms": p50, "skipped": skipped, "runs": LATENCY_RUNS, "threads": ORT_THREADS,
+            "measured_on": "the model build host, generated inputs"}  # fmt: skip
 
 
 def session(path: Path, *, threads: int = ORT_THREADS, **options: Any) -> ort.InferenceSession:

@@ -107,6 +107,13 @@ def test_builtins_are_public_in_an_openai_shaped_list(catalog: Handler) -> None:
     }  # fmt: skip
     assert models["iris-rf"]["object"] == "model" and models["iris-rf"]["owned_by"] == "aiaas"
     assert models["all-minilm-l6-v2"]["outputs"][0]["shape"] == [-1, 384]
+    # each built-in's latency profile from its build, priced like a registered model's
+    for name, model in models.items():
+        latency = model["latency"]
+        assert latency["p50_ms"]["1"] > 0 and latency["cost_per_million_usd"] > 0, name
+        assert latency["variant"] in {"int8", "fp32"} and latency["memory_mb"] == 2048
+    assert models["face-detector"]["latency"]["cost_per_million_batched_usd"] is None  # batch 1
+    assert models["iris-rf"]["latency"]["cost_per_million_batched_usd"] > 0
     event = http_event(
         "GET", "/v1/models", "GET /v1/models", caller=TENANT_A, query="task=embedding"
     )

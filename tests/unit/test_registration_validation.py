@@ -10,12 +10,12 @@ import onnx
 import onnxruntime as ort
 import pytest
 
+from aiaas.domain import pricing
+from aiaas.domain.pricing import PriceConfig, cost_per_million
 from aiaas.errors import InvalidInput
 from aiaas.registration import quantization, runs
 from aiaas.registration.quantization import GateConfig, quantize_and_gate
 from aiaas.registration.runs import (
-    PriceConfig,
-    cost_per_million,
     generate_inputs,
     open_session,
     profile_latency,
@@ -266,12 +266,12 @@ def test_cost_per_million_exact_figure() -> None:
 def test_cost_per_million_tokens_scales_throughput_with_lambdas_vcpus() -> None:
     # 2,000 tokens/s per vCPU; 3,538 MB is two vCPUs: 250 s for 1M tokens, billed at
     # 3,538/1,024 GB; 1M / 500 = 2,000 requests at $0.2 per million
-    cost = runs.cost_per_million_tokens(
+    cost = pricing.cost_per_million_tokens(
         2000, 500, memory_mb=3538, per_gb_second=0.0000166667, per_request=0.0000002
     )
     assert cost == pytest.approx(250 * 3538 / 1024 * 0.0000166667 + 2000 * 0.0000002)
     # past one vCPU more memory is faster, not dearer (the request price aside)
-    double = runs.cost_per_million_tokens(
+    double = pricing.cost_per_million_tokens(
         2000, 500, memory_mb=7076, per_gb_second=0.0000166667, per_request=0.0
     )
     assert double == pytest.approx(cost - 2000 * 0.0000002)

@@ -21,6 +21,7 @@ from aiaas.domain.catalog_records import (
     ScoresKind,
     Visibility,
 )
+from aiaas.domain.pricing import DEFAULT_SERVING_MEMORY_MB, PriceConfig, priced_latency
 from aiaas.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
 
 if TYPE_CHECKING:  # CatalogFunction has the runtime; AuthFunction imports this module without
@@ -356,6 +357,20 @@ def in_layer(manifest: ModelManifest) -> StoredWeights:
     return StoredWeights({role: f"layer:{manifest.name}/{served.file}"}, {role: served.sha256}, {})
 
 
+def builtin_latency(manifest: ModelManifest) -> dict[str, Any]:
+    """The build's latency profile of the served file, priced like a registered model's at
+    the serving function's default memory (the template's 2,048 MB); {} without one."""
+    measured = manifest.extra.get("latency") or {}
+    if not measured.get("p50_ms"):
+        return {}
+    p50 = {int(batch): float(ms) for batch, ms in measured["p50_ms"].items()}
+    price = PriceConfig(memory_mb=DEFAULT_SERVING_MEMORY_MB)
+    return {
+        **measured,
+        **priced_latency(p50, int(measured["threads"]), served_role(manifest), price),
+    }
+
+
 def builtin_version(
     manifest: ModelManifest, created_at: int, stored: StoredWeights
 ) -> ModelVersion:
@@ -369,6 +384,7 @@ def builtin_version(
         inputs=[t.to_dict() for t in manifest.serving_inputs],
         outputs=[t.to_dict() for t in manifest.outputs],
         quality=manifest.quality,
+        latency=builtin_latency(manifest),
         sha256=manifest.artifacts[served_role(manifest)].sha256,
         size=manifest.artifacts[served_role(manifest)].size,
         artifacts=stored.artifacts,

@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol
 
 from aiaas.domain.catalog import MAX_TOKENIZER_BYTES, TOKENIZER_FILE, parse_upload_key
 from aiaas.domain.catalog_records import CatalogStore, ModelVersion
+from aiaas.domain.pricing import PriceConfig, priced_latency
 from aiaas.registration.parity import (
     MAX_PARITY_BYTES,
     PARITY_FILE,
@@ -24,17 +25,9 @@ from aiaas.registration.parity import (
     refusal,
 )
 from aiaas.registration.quantization import GateConfig, gate_from, quantize_and_gate
-from aiaas.registration.runs import (
-    LatencyProfile,
-    PriceConfig,
-    cost_per_million,
-    cost_per_million_tokens,
-    profile_latency,
-)
+from aiaas.registration.runs import LatencyProfile, profile_latency
 from aiaas.registration.validation import InvalidModel, ValidationLimits, validate_model
 from aiaas.settings import Settings
-
-BATCH = 32  # rows per request in the batched cost (and the latency profile's larger batch)
 
 logger = logging.getLogger(__name__)
 Outcome = Literal["READY", "FAILED", "SKIPPED"]
@@ -198,22 +191,11 @@ class Registrar:
         return uri, hashlib.sha256(data).hexdigest()
 
     def _latency(self, profile: LatencyProfile, variant: str) -> dict[str, Any]:
-        """The profile with its costs: a million single predictions (one request each, billed
-        per ms), and a million predictions sent 32 to a request, from the rows per second per
-        vCPU measured here (the formula `make bench` prices embedding tokens with)."""
-        price = self.config.price
-        single, batched = profile.p50_ms.get(1), profile.p50_ms.get(BATCH)
-        per_vcpu = BATCH / (batched / 1000) / profile.threads if batched else None
+        """The profile with its costs (`aiaas.domain.pricing.priced_latency`)."""
         return {
             **profile.to_dict(),
-            "variant": variant,
-            "memory_mb": price.memory_mb,
-            "cost_per_million_usd": cost_per_million(single, price) if single else None,
-            "cost_per_million_batched_usd": cost_per_million_tokens(
-                per_vcpu, BATCH, memory_mb=price.memory_mb, per_gb_second=price.per_gb_second,
-                per_request=price.per_request,
-            ) if per_vcpu else None,
-        }  # fmt: skip
+            **priced_latency(profile.p50_ms, profile.threads, variant, self.config.price),
+        }
 
     def _default_if_first(self, tenant: str, name: str, number: int) -> None:
         model = self.store.get_model(tenant, name)

@@ -8,7 +8,6 @@ batch-1 latency into Lambda's price of a million predictions.
 from __future__ import annotations
 
 import functools
-import math
 import statistics
 import time
 from collections.abc import Mapping, Sequence
@@ -178,21 +177,6 @@ def session_rows(session: Any, feeds: Sequence[Feed]) -> dict[str, np.ndarray]:
 
 
 @dataclass(frozen=True, slots=True)
-class PriceConfig:
-    """Lambda pricing of the function that serves the model (x86, us-east-1 by default).
-
-    Attributes:
-        memory_mb: The serving function's memory size.
-        per_gb_second: Price of one GB-second of duration, in USD.
-        per_request: Price of one invocation, in USD.
-    """
-
-    memory_mb: int
-    per_gb_second: float = 0.0000166667
-    per_request: float = 0.0000002
-
-
-@dataclass(frozen=True, slots=True)
 class LatencyProfile:
     """Median latency of one session run per batch size.
 
@@ -256,37 +240,3 @@ def profile_latency(
             times.append((time.perf_counter() - start) * 1000)
         p50[batch] = round(statistics.median(times), 4)
     return LatencyProfile(p50_ms=p50, skipped=skipped, runs=runs, threads=threads)
-
-
-def cost_per_million(p50_ms: float, price: PriceConfig) -> float:
-    """Return the Lambda price in USD of a million single predictions.
-
-    Duration is billed in whole milliseconds (rounded up, at least 1) at the function's
-    memory size, plus the per-request price. Only model time counts: the handler's own
-    overhead is not in ``p50_ms``.
-    """
-    billed_seconds = max(1, math.ceil(p50_ms)) / 1000
-    per_call = billed_seconds * (price.memory_mb / 1024) * price.per_gb_second + price.per_request
-    return 1_000_000 * per_call
-
-
-def cost_per_million_tokens(
-    tokens_per_s_per_vcpu: float,
-    tokens_per_request: int,
-    *,
-    memory_mb: int,
-    per_gb_second: float,
-    per_request: float,
-    mb_per_vcpu: int = 1769,
-) -> float:
-    """USD per 1M tokens on Lambda, from a throughput measured per vCPU.
-
-    A function of ``memory_mb`` gets ``memory_mb / mb_per_vcpu`` vCPUs (1,769 MB is one), so
-    it processes ``tokens_per_s_per_vcpu x vCPUs`` tokens a second while billed for
-    ``memory_mb / 1024`` GB; each request of ``tokens_per_request`` tokens also pays
-    ``per_request``. Past one vCPU the memory cancels out: more memory is faster, not dearer.
-    """
-    vcpus = memory_mb / mb_per_vcpu
-    seconds = 1_000_000 / (tokens_per_s_per_vcpu * vcpus)
-    requests = 1_000_000 / tokens_per_request
-    return seconds * (memory_mb / 1024) * per_gb_second + requests * per_request
