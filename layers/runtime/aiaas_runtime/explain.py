@@ -313,25 +313,27 @@ class Explainer:
     ) -> tuple[dict[str, Any], int]:
         target, result = self._target(image, params)
         assert target is not None
-        _, height, width = image.shape
-        cells = max(1, min(params.grid, height, width))
-        if cells * cells + 1 > params.max_evaluations:
-            raise InvalidInputError(
-                f"a {cells}x{cells} grid needs {cells * cells + 1} evaluations; "
-                f"max_evaluations is {params.max_evaluations}",
-                param="max_evaluations",
-            )
-        rows_at = np.linspace(0, height, cells + 1).round().astype(int)
-        cols_at = np.linspace(0, width, cells + 1).round().astype(int)
-        variants = []
-        for r in range(cells):
-            for c in range(cells):
-                copy = image.copy()
-                copy[:, rows_at[r] : rows_at[r + 1], cols_at[c] : cols_at[c + 1]] = 0.0
-                variants.append(copy)
+        cells, variants = _occluded(image, params)
         score = float(result["probabilities"][target])
         occluded = self._scores(variants, target).reshape(cells, cells)
-        grid = (score - occluded).tolist()
+        return self._grid(
+            image, params, score=score, occluded=occluded, target=target,
+            evaluations=len(variants) + 1,
+        )  # fmt: skip
+
+    def _grid(
+        self,
+        image: npt.NDArray[np.float32],
+        params: ExplainParams,
+        *,
+        score: float,
+        occluded: npt.NDArray[np.float64],
+        target: str,
+        evaluations: int,
+    ) -> tuple[dict[str, Any], int]:
+        """An occlusion explanation: the score each cell carries (and its heatmap)."""
+        _, height, width = image.shape
+        cells = occluded.shape[0]
         extra = (
             {"heatmap_png": self._heatmap(image, score - occluded)}
             if params.format == "png"
@@ -341,32 +343,18 @@ class Explainer:
             "prediction": score,
             "target": target,
             "method": "occlusion",
-            "grid": grid,
+            "grid": (score - occluded).tolist(),
             "cell_size": [int(height / cells), int(width / cells)],
-            "evaluations": cells * cells + 1,
-        }, cells * cells + 1
+            "evaluations": evaluations,
+        }, evaluations
 
     def _occlude_faces(self, item: Any, params: ExplainParams) -> tuple[dict[str, Any], int]:
         """The face score (the best anchor's probability, the top face's score) lost when each
         cell of the model's letterboxed input is set to mid-grey."""
         processor: Any = self.model.processor
         image = item.tensor
-        _, height, width = image.shape
-        cells = max(1, min(params.grid, height, width))
-        if cells * cells + 1 > params.max_evaluations:
-            raise InvalidInputError(
-                f"a {cells}x{cells} grid needs {cells * cells + 1} evaluations; "
-                f"max_evaluations is {params.max_evaluations}",
-                param="max_evaluations",
-            )
-        rows_at = np.linspace(0, height, cells + 1).round().astype(int)
-        cols_at = np.linspace(0, width, cells + 1).round().astype(int)
-        variants = [image]
-        for r in range(cells):
-            for c in range(cells):
-                copy = image.copy()
-                copy[:, rows_at[r] : rows_at[r + 1], cols_at[c] : cols_at[c + 1]] = 0.0
-                variants.append(copy)
+        cells, occluded_images = _occluded(image, params)
+        variants = [image, *occluded_images]
         size = self.model.manifest.max_batch_size
         best = []
         for start in range(0, len(variants), size):
@@ -374,20 +362,11 @@ class Explainer:
             logits = np.asarray(outputs[processor.scores], dtype=np.float64)
             logits = np.clip(logits.reshape(logits.shape[0], -1), -80, 80).max(axis=1)
             best.extend((1 / (1 + np.exp(-logits))).tolist())
-        score, occluded = best[0], np.asarray(best[1:]).reshape(cells, cells)
-        extra = (
-            {"heatmap_png": self._heatmap(image, score - occluded)}
-            if params.format == "png"
-            else {}
-        )
-        return extra | {
-            "prediction": score,
-            "target": "face",
-            "method": "occlusion",
-            "grid": (score - occluded).tolist(),
-            "cell_size": [int(height / cells), int(width / cells)],
-            "evaluations": len(variants),
-        }, len(variants)
+        occluded = np.asarray(best[1:]).reshape(cells, cells)
+        return self._grid(
+            image, params, score=best[0], occluded=occluded, target="face",
+            evaluations=len(variants),
+        )  # fmt: skip
 
     def _heatmap(self, image: npt.NDArray[np.float32], grid: npt.NDArray[np.float64]) -> str:
         """The image as the model saw it, the score each cell carries in red over it."""
@@ -491,6 +470,30 @@ class Explainer:
             "tokens": tokens,
             "evaluations": evaluations,
         }, evaluations
+
+
+def _occluded(
+    image: npt.NDArray[np.float32], params: ExplainParams
+) -> tuple[int, list[npt.NDArray[np.float32]]]:
+    """The grid's cells per side, and the image with each cell in turn set to 0 (the
+    normalisation's mean), row by row; InvalidInputError when the grid is over budget."""
+    _, height, width = image.shape
+    cells = max(1, min(params.grid, height, width))
+    if cells * cells + 1 > params.max_evaluations:
+        raise InvalidInputError(
+            f"a {cells}x{cells} grid needs {cells * cells + 1} evaluations; "
+            f"max_evaluations is {params.max_evaluations}",
+            param="max_evaluations",
+        )
+    rows_at = np.linspace(0, height, cells + 1).round().astype(int)
+    cols_at = np.linspace(0, width, cells + 1).round().astype(int)
+    variants = []
+    for r in range(cells):
+        for c in range(cells):
+            copy = image.copy()
+            copy[:, rows_at[r] : rows_at[r + 1], cols_at[c] : cols_at[c + 1]] = 0.0
+            variants.append(copy)
+    return cells, variants
 
 
 def _cell(value: Any) -> Any:

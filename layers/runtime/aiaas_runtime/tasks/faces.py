@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from aiaas_runtime.errors import ImageDecodeError, InvalidInputError
+from aiaas_runtime.errors import InvalidInputError
 from aiaas_runtime.manifest import ModelManifest
 from aiaas_runtime.tasks.base import Feeds, Outputs, PredictParams, item_param
-from aiaas_runtime.tasks.image import MAX_REQUEST_PIXELS, _pixels, open_image
+from aiaas_runtime.tasks.image import check_request_pixels, open_image
 
 Floats = npt.NDArray[np.float32]
 
@@ -134,14 +134,8 @@ class FaceDetectionProcessor:
             )
 
     def check_request(self, items: Sequence[Any]) -> None:
-        """Refuse a request whose images add up to over ``MAX_REQUEST_PIXELS`` (headers only)."""
-        total = sum(_pixels(item) for item in items if isinstance(item, str))
-        if total > MAX_REQUEST_PIXELS:
-            raise ImageDecodeError(
-                f"the images hold {total} pixels in all; a request may hold at most "
-                f"{MAX_REQUEST_PIXELS} ({MAX_REQUEST_PIXELS // (1 << 20)} Mpx)",
-                param="inputs",
-            )
+        """Refuse a request of too many pixels in all (`check_request_pixels`)."""
+        check_request_pixels(items)
 
     def prepare(self, item: Any, index: int) -> FaceImage:
         """Decode, letterbox to the input's square, scale to its range: ``[3, size, size]``."""

@@ -50,15 +50,8 @@ class ImageProcessor:
         self.scores.check_params(params)
 
     def check_request(self, items: Sequence[Any]) -> None:
-        """Refuse a request whose encoded images add up to over ``MAX_REQUEST_PIXELS``, from
-        their headers alone (nothing is decoded)."""
-        total = sum(_pixels(item) for item in items if isinstance(item, str))
-        if total > MAX_REQUEST_PIXELS:
-            raise ImageDecodeError(
-                f"the images hold {total} pixels in all; a request may hold at most "
-                f"{MAX_REQUEST_PIXELS} ({MAX_REQUEST_PIXELS // (1 << 20)} Mpx)",
-                param="inputs",
-            )
+        """Refuse a request of too many pixels in all (`check_request_pixels`)."""
+        check_request_pixels(items)
 
     def prepare(self, item: Any, index: int) -> npt.NDArray[np.float32]:
         """Return one normalized ``[channels, height, width]`` array."""
@@ -131,6 +124,18 @@ class ImageProcessor:
     def postprocess(self, outputs: Outputs, params: PredictParams) -> list[dict[str, Any]]:
         """Label, score, probabilities and top-k per image."""
         return self.scores.results(outputs, params)
+
+
+def check_request_pixels(items: Sequence[Any]) -> None:
+    """Refuse a request whose encoded images add up to over ``MAX_REQUEST_PIXELS``, from
+    their headers alone (nothing is decoded)."""
+    total = sum(_pixels(item) for item in items if isinstance(item, str))
+    if total > MAX_REQUEST_PIXELS:
+        raise ImageDecodeError(
+            f"the images hold {total} pixels in all; a request may hold at most "
+            f"{MAX_REQUEST_PIXELS} ({MAX_REQUEST_PIXELS // (1 << 20)} Mpx)",
+            param="inputs",
+        )
 
 
 def open_image(text: str, param: str, mode: str) -> Any:
