@@ -27,11 +27,13 @@ class S3Captures:
         self.url_expires = url_expires
 
     def write(self, tenant: str, model: str, version: str, started: float, body: bytes) -> str:
-        """Store one batch of records; its key (``<prefix><day>/<time>-<random>.jsonl``)."""
+        """Store one batch of records; its key (``<prefix><day>/<hhmmss><microseconds>-
+        <random>.jsonl``: keys sort as their batches started, whatever the second)."""
         moment = time.gmtime(started)
+        micros = int(started * 1_000_000) % 1_000_000
         key = (
             f"{capture_prefix(tenant, model, version)}{time.strftime('%Y-%m-%d', moment)}/"
-            f"{time.strftime('%H%M%S', moment)}-{secrets.token_hex(6)}.jsonl"
+            f"{time.strftime('%H%M%S', moment)}{micros:06d}-{secrets.token_hex(6)}.jsonl"
         )
         with aws_errors("storing captured requests"):
             self.client.put_object(
