@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,16 +24,13 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))
+from common import median_ms  # noqa: E402 - bench/ scripts import their helpers by path
 
 
-def median_ms(call: Callable[[], Any], repeats: int) -> float:
-    call()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - started) * 1000)
-    return round(statistics.median(times), 3)
+def timed(call: Callable[[], Any], repeats: int) -> float:
+    """Median ms of ``repeats`` calls after one warm-up (`common.median_ms`)."""
+    return median_ms(call, warmup=1, min_runs=repeats, min_seconds=0)
 
 
 def wine_model() -> tuple[Any, Any, np.ndarray]:
@@ -84,8 +79,8 @@ def main() -> None:
     row = [6.1, 2.8, 4.7, 1.2]
     explainer = Explainer(iris, iris.manifest.extra["explain"]["background"])
     cases["iris_exact"] = {
-        "explain_ms": median_ms(lambda: explainer.explain([row], ExplainParams()), args.repeats),
-        "predict_ms": median_ms(lambda: iris.predict([row]), args.repeats),
+        "explain_ms": timed(lambda: explainer.explain([row], ExplainParams()), args.repeats),
+        "predict_ms": timed(lambda: iris.predict([row]), args.repeats),
         "target_ms": 20,
     }
 
@@ -101,10 +96,10 @@ def main() -> None:
     by_name = {a["feature"]: a["attribution"] for a in kernel["attributions"]}
     estimate = [by_name[f"x{i}"] for i in range(13)]
     cases["wine_kernel_default_budget"] = {
-        "explain_ms": median_ms(
+        "explain_ms": timed(
             lambda: explainer.explain([x[5].tolist()], ExplainParams()), args.repeats
         ),
-        "predict_ms": median_ms(lambda: wine.predict([x[5].tolist()]), args.repeats),
+        "predict_ms": timed(lambda: wine.predict([x[5].tolist()]), args.repeats),
         "target_ms": 100,
         "evaluations": kernel["evaluations"],
         "correlation_with_shap_exact": round(float(np.corrcoef(estimate, exact)[0, 1]), 5),
@@ -117,8 +112,8 @@ def main() -> None:
     (tokens,), _ = explainer.explain([text], params)
     cases["text_tokens_to_similarity"] = {
         "tokens": len(tokens["tokens"]),
-        "explain_ms": median_ms(lambda: explainer.explain([text], params), args.repeats),
-        "predict_ms": median_ms(lambda: minilm.predict([text]), args.repeats),
+        "explain_ms": timed(lambda: explainer.explain([text], params), args.repeats),
+        "predict_ms": timed(lambda: minilm.predict([text]), args.repeats),
     }
 
     sentiment = registry.get("sentiment")
@@ -129,8 +124,8 @@ def main() -> None:
     (tokens,), _ = explainer.explain([review], ExplainParams())
     cases["sentiment_tokens_20"] = {
         "tokens": len(tokens["tokens"]),
-        "explain_ms": median_ms(lambda: explainer.explain([review], ExplainParams()), args.repeats),
-        "predict_ms": median_ms(lambda: sentiment.predict([review]), args.repeats),
+        "explain_ms": timed(lambda: explainer.explain([review], ExplainParams()), args.repeats),
+        "predict_ms": timed(lambda: sentiment.predict([review]), args.repeats),
         "target_ms": 50,
         "top_token": max(tokens["tokens"], key=lambda t: t["attribution"])["text"],
     }
@@ -139,17 +134,17 @@ def main() -> None:
     image = load_testdata("digits_test")["X"][0]
     explainer = Explainer(digits)
     cases["digits_occlusion_8x8"] = {
-        "explain_ms": median_ms(lambda: explainer.explain([image], ExplainParams()), args.repeats),
-        "predict_ms": median_ms(lambda: digits.predict([image]), args.repeats),
+        "explain_ms": timed(lambda: explainer.explain([image], ExplainParams()), args.repeats),
+        "predict_ms": timed(lambda: digits.predict([image]), args.repeats),
     }
     classifier = registry.get("image-classifier")
     photo = load_testdata("imagenet_samples")["images"][0]["jpeg_base64"]
     explainer = Explainer(classifier)
     cases["imagenet_224_occlusion_8x8"] = {
-        "explain_ms": median_ms(
+        "explain_ms": timed(
             lambda: explainer.explain([photo], ExplainParams()), max(3, args.repeats // 5)
         ),
-        "predict_ms": median_ms(lambda: classifier.predict([photo]), args.repeats),
+        "predict_ms": timed(lambda: classifier.predict([photo]), args.repeats),
         "target_ms": 1500,
         "variant": classifier.variant,
     }

@@ -15,26 +15,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).parent))
+from common import median_ms  # noqa: E402 - bench/ scripts import their helpers by path
 
 
-def median_ms(call: Callable[[], Any], repeats: int) -> float:
-    call()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - started) * 1000)
-    return round(statistics.median(times), 3)
+def timed(call: Callable[[], Any], repeats: int) -> float:
+    """Median ms of ``repeats`` calls after one warm-up (`common.median_ms`)."""
+    return median_ms(call, warmup=1, min_runs=repeats, min_seconds=0)
 
 
 def main() -> None:
@@ -53,14 +48,14 @@ def main() -> None:
     face = registry.get("face-detector")
     photo = load_testdata("face_samples")["images"][0]["jpeg_base64"]
     runtime["face-detector"] = {
-        "ms": median_ms(lambda: face.predict([photo]), args.repeats),
+        "ms": timed(lambda: face.predict([photo]), args.repeats),
         "variant": face.variant,
         "graph": face.manifest.quality["chosen"],
     }
     classifier = registry.get("image-classifier")
     cat = load_testdata("imagenet_samples")["images"][0]["jpeg_base64"]
     runtime["image-classifier"] = {
-        "ms": median_ms(lambda: classifier.predict([cat]), args.repeats),
+        "ms": timed(lambda: classifier.predict([cat]), args.repeats),
         "variant": classifier.variant,
     }
     command = [args.reference_python, str(ROOT / "bench" / "vision_reference.py"), str(models),

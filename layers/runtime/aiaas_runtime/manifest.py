@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal, cast, get_args
 
 from aiaas_runtime.errors import ModelLoadError
 
@@ -30,16 +30,7 @@ Task = Literal[
     "object-detection",
     "custom",
 ]
-TASKS: tuple[Task, ...] = (
-    "embedding",
-    "text-classification",
-    "tabular-classification",
-    "tabular-regression",
-    "image-classification",
-    "face-detection",
-    "object-detection",
-    "custom",
-)
+TASKS: tuple[Task, ...] = get_args(Task)
 MANIFEST_FILE = "manifest.json"
 SCHEMA_VERSION = 1
 
