@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from aiaas.domain.erasure import AccountEraser
     from aiaas.domain.keys import KeyService
     from aiaas.domain.model_metrics import ModelMetricsService
+    from aiaas.domain.monitoring import DriftMonitor, DriftService
+    from aiaas.repositories.drift import S3DriftReports
     from aiaas.repositories.secrets import SecretReader
     from aiaas.serving.capture import CaptureBuffer
     from aiaas.serving.gpu import GpuBackend
@@ -132,6 +134,53 @@ class Services:
         s.require("usage_table")
         store = DynamoModelMetrics(LiteClient("dynamodb"), str(s.usage_table))
         return ModelMetricsService(store, self.catalog if s.models_table else None)
+
+    @cached_property
+    def drift_store(self) -> S3DriftReports:
+        """Baselines and drift reports in the weights bucket."""
+        from aiaas.repositories.drift import S3DriftReports  # noqa: PLC0415
+
+        self.settings.require("weights_bucket")
+        return S3DriftReports(self.client("s3"), str(self.settings.weights_bucket))
+
+    @cached_property
+    def drift(self) -> DriftService:
+        """Owners' drift baselines and reports."""
+        from aiaas.domain.monitoring import DriftService  # noqa: PLC0415
+
+        captures = S3Captures(self.client("s3"), str(self.settings.weights_bucket))
+        return DriftService(self.catalog, captures, self.drift_store)
+
+    @cached_property
+    def drift_monitor(self) -> DriftMonitor:
+        """DriftFunction's job: every captured version's window against its baseline; one
+        ``FeatureDrift`` EMF line (drifted features) per report."""
+        from aiaas.domain.drift import Thresholds  # noqa: PLC0415
+        from aiaas.domain.monitoring import DriftMonitor  # noqa: PLC0415
+        from aiaas.metrics import MetricsWriter  # noqa: PLC0415
+
+        s = self.settings
+        s.require("models_table", "weights_bucket")
+        writer = MetricsWriter()
+
+        def emit(version: Any, report: dict[str, Any]) -> None:
+            writer.emit(
+                {"FeatureDrift": (len(report["drifted"]), "Count"),
+                 "DriftRows": (report["rows"], "Count")},
+                {"model": version.name, "version": str(version.version), "route": "drift"},
+                {"tenant": version.tenant, "drifted": report["drifted"]},
+                rollups=(("route",),),
+            )  # fmt: skip
+
+        return DriftMonitor(
+            DynamoCatalog(self.client("dynamodb"), str(s.models_table)),
+            S3Captures(self.client("s3"), str(s.weights_bucket)),
+            self.drift_store,
+            limits=Thresholds(min_rows=s.drift_min_rows),
+            window_s=s.drift_window_s,
+            settle_s=s.drift_settle_s,
+            emit=emit,
+        )
 
     @cached_property
     def signing_key(self) -> SecretReader:
@@ -395,9 +444,14 @@ def auth_services(settings: Settings) -> Services:
 
 
 def catalog_services(settings: Settings) -> Services:
-    """CatalogFunction: the catalog (and the layer's manifests, to seed the built-ins), and
-    the per-model metrics its owners read."""
-    return built(settings, "catalog", "model_metrics")
+    """CatalogFunction: the catalog (and the layer's manifests, to seed the built-ins), the
+    per-model metrics its owners read, and their drift baselines and reports."""
+    return built(settings, "catalog", "model_metrics", "drift")
+
+
+def drift_services(settings: Settings) -> Services:
+    """DriftFunction: the scheduled drift job."""
+    return built(settings, "drift_monitor")
 
 
 def jobs_services(settings: Settings) -> Services:

@@ -57,6 +57,11 @@ class Settings(BaseModel):
         capture_max_records: Data capture: records of a version buffered before they are
             written to S3 as one file.
         capture_max_age_s: Data capture: the longest a record waits in the buffer.
+        drift_window_s: The drift job's first window of a version (later ones start where
+            the last report ended).
+        drift_settle_s: The drift job leaves out captures newer than this (a buffer may
+            still hold their batch).
+        drift_min_rows: Fewer captured rows than this are not tested yet.
         layer_models: The models the models layer carries, comma-separated (the template
             sets it); empty: every model under ``models_dir``. Other built-ins are served
             from S3, like registered models.
@@ -139,6 +144,9 @@ class Settings(BaseModel):
     layer_models: str = ""
     capture_max_records: int = Field(default=100, ge=1, le=10_000)
     capture_max_age_s: float = Field(default=10.0, ge=0, le=900)
+    drift_window_s: float = Field(default=3600.0, gt=0, le=30 * 86400)
+    drift_settle_s: float = Field(default=120.0, ge=0, le=3600)
+    drift_min_rows: int = Field(default=30, ge=1, le=100_000)
     max_session_bytes: int = Field(default=768 * 1024 * 1024, ge=1024 * 1024)
     jobs_table: str | None = None
     batch_bucket: str | None = None

@@ -26,18 +26,24 @@ from tests.functional.test_explanations import ALICE, register_lr
 BOB = Principal("t-bob", "u-bob", "key", "k-bob", ALL_SCOPES)
 
 
-@pytest.fixture
-def services(aws: AwsResources, models_dir: Path, tmp_path: Path) -> Services:
+def two_tenants(aws: AwsResources, models_dir: Path, tmp_path: Path, **settings: Any) -> Services:
+    """Services for ALICE and BOB (their keys stored), records buffered for 600 s."""
     aws.put_key(ALICE.key_id, ALICE.tenant, ALICE.principal_id)
     aws.put_key(BOB.key_id, BOB.tenant, BOB.principal_id)
-    settings = Settings(
-        models_dir=models_dir,
-        weights_cache_dir=tmp_path / "weights",
-        catalog_cache_seconds=0,
-        capture_max_records=3,
-        capture_max_age_s=600,
+    return Services(
+        Settings(
+            models_dir=models_dir,
+            weights_cache_dir=tmp_path / "weights",
+            catalog_cache_seconds=0,
+            capture_max_age_s=600,
+            **settings,
+        )
     )
-    return Services(settings)
+
+
+@pytest.fixture
+def services(aws: AwsResources, models_dir: Path, tmp_path: Path) -> Services:
+    return two_tenants(aws, models_dir, tmp_path, capture_max_records=3)
 
 
 def objects(aws: AwsResources, prefix: str) -> list[dict[str, Any]]:

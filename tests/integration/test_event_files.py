@@ -150,3 +150,9 @@ def test_training_events_reach_the_training_function() -> None:
     assert handler(upload, None) == {"batchItemFailures": []}  # no job waits for it: skipped
     step = json.loads((ROOT / "events" / "sqs-training-step.json").read_text())
     assert handler(step, None) == {"batchItemFailures": []}  # no such job: nothing to retry
+
+
+def test_the_schedule_event_runs_the_drift_job() -> None:
+    event = json.loads((ROOT / "events" / "schedule-drift.json").read_text())
+    outcome = load_function("drift").handler(event, None)
+    assert outcome == {"checked": 0, "reported": 0, "drifted": [], "failed": 0}

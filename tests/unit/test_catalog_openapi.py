@@ -15,7 +15,7 @@ from aiaas.web.schemas.catalog import NewModel, NewVersionPublic, VersionPublic
 
 VERSION = {"version", "status", "reason", "created", "sha256", "size", "inputs", "outputs",
            "quality", "latency", "variants", "ignored_uploads", "training",
-           "background", "capture"}  # fmt: skip
+           "background", "capture", "baseline"}  # fmt: skip
 MODEL = {"id", "object", "created", "owned_by", "task", "description", "visibility", "runtime",
          "default_version", "versions", "inputs", "outputs", "quality", "latency",
          "labels", "features", "output", "scores_kind", "preprocessing", "detection"}  # fmt: skip
@@ -32,6 +32,12 @@ ROUTES: dict[tuple[str, str], tuple[str, set[str], set[str]]] = {
     ("get", "/v1/models/{name}/versions/{version}"): ("200", VERSION, {"400", "404"}),
     ("patch", "/v1/models/{name}/versions/{version}"): ("200", VERSION, {"400", "404", "413"}),
     ("get", "/v1/models/{name}/versions/{version}/captures"): ("200", {"data"}, {"400", "404"}),
+    ("put", "/v1/models/{name}/versions/{version}/baseline"): (
+        "200",
+        VERSION,
+        {"400", "404", "413"},
+    ),
+    ("get", "/v1/models/{name}/drift"): ("200", {"data"}, {"400", "401", "403", "404"}),
     ("get", "/v2"): ("200", {"name", "version", "extensions"}, {"401", "403"}),
     ("get", "/v2/models/{name}"): ("200", METADATA, {"400", "404"}),
     ("get", "/v2/models/{name}/versions/{version}"): ("200", METADATA, {"400", "404"}),

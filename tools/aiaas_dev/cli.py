@@ -10,6 +10,8 @@ import shlex
 import signal
 import sys
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from aiaas_dev.events import (
 )
 from aiaas_dev.gpu_app import GpuAppError
 from aiaas_dev.routes import Route, RouteTable
+from aiaas_dev.schedules import DEV_PATH
 from aiaas_dev.sqs_poller import RETRY_DELAY_S
 from aiaas_dev.stack import DEFAULT_CONCURRENCY, LocalStack
 from aiaas_dev.template import Template, load_template
@@ -50,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, text in [
         ("serve", "serve the template's HttpApi on loopback, like `sam local start-api`"),
         ("event", "print the HTTP API event for a request to the template's routes"),
+        ("schedule", "run a scheduled function of a running `serve` now"),
     ]:
         command = commands.add_parser(name, help=text, description=text)
         command.add_argument("--template", type=Path, default=Path("template.yaml"))
@@ -69,6 +73,10 @@ def _parser() -> argparse.ArgumentParser:
         help="environment variable for the functions, over the template's (repeatable)",
     )  # fmt: skip
     serve.add_argument("--no-moto", action="store_true", help="do not start moto")
+    serve.add_argument(
+        "--no-schedules", action="store_true",
+        help="run scheduled functions only on demand (`schedule FUNCTION`), not on their rate",
+    )  # fmt: skip
     serve.add_argument(
         "--state", type=Path, default=None, metavar="DIR",
         help="keep moto's tables, objects and secrets in DIR across restarts "
@@ -90,6 +98,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--example-body", default=DEFAULT_EXAMPLE_BODY)
     serve.add_argument("--log-level", default="INFO", help="level of the local stack's own logs")
     _event_arguments(commands.choices["event"])
+    schedule = commands.choices["schedule"]
+    schedule.add_argument("function", help="the function's logical ID (DriftFunction)")
+    schedule.add_argument(
+        "--url", default=f"http://127.0.0.1:{os.environ.get('PORT', DEFAULT_PORT)}",
+        help="the running stack (default http://127.0.0.1:$PORT or 3000)",
+    )  # fmt: skip
     return parser
 
 
@@ -207,6 +221,10 @@ def _event_source_lines(stack: LocalStack) -> list[str]:
         lines += [*sources, ""]
     elif stack.template.sqs_events:
         lines += ["SQS event sources are not served without moto.", ""]
+    if stack.template.schedules:
+        how = "on demand only" if stack.scheduler.on_demand_only else "rates on their rate"
+        lines += [f"Schedules ({how}; now: python -m aiaas_dev schedule FUNCTION):"]
+        lines += [f"  {source.describe()}" for source in stack.template.schedules] + [""]
     return lines
 
 
@@ -230,6 +248,7 @@ def _serve(template: Template, args: argparse.Namespace) -> int:
         gpu_app=args.gpu_app,
         concurrency=args.concurrency,
         state_dir=args.state,
+        schedules=not args.no_schedules,
     )
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -252,6 +271,22 @@ def _serve(template: Template, args: argparse.Namespace) -> int:
         print(f"abandoned in-flight work in {', '.join(abandoned)}", flush=True)
         sys.stdout.flush()
         os._exit(0)  # skip interpreter teardown, which would abort under a running session
+    return 0
+
+
+def _run_schedule(url: str, function: str) -> int:
+    """Ask a running stack to run a scheduled function now; print its result."""
+    target = f"{url.rstrip('/')}{DEV_PATH}{function}"
+    request = urllib.request.Request(target, method="POST", data=b"")  # noqa: S310 - loopback
+    try:
+        with urllib.request.urlopen(request, timeout=900) as answer:  # noqa: S310 - loopback
+            print(answer.read().decode())
+    except urllib.error.HTTPError as exc:
+        print(f"error: {exc.code}: {exc.read().decode()}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: no stack at {url} ({exc})", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -306,6 +341,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         The exit status.
     """
     args = _parser().parse_args(argv)
+    if args.command == "schedule":
+        return _run_schedule(args.url, args.function)
     try:
         template = load_template(
             args.template,

@@ -21,6 +21,7 @@ from aiaas_dev.responses import (
     to_http_response,
 )
 from aiaas_dev.routes import RouteTable
+from aiaas_dev.schedules import DEV_PATH, Scheduler
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class Gateway:
         table: RouteTable,
         workers: Mapping[str, Invoker],
         authorizers: Mapping[str, Authorizer] | None = None,
+        scheduler: Scheduler | None = None,
     ) -> None:
         """Create the gateway.
 
@@ -72,10 +74,13 @@ class Gateway:
             table: The routes and the stage.
             workers: One execution environment per function, by logical ID.
             authorizers: The Lambda authorizers the routes name, by name.
+            scheduler: Runs scheduled functions on demand
+                (``POST /_aiaas_dev/schedules/<FunctionLogicalId>``).
         """
         self.table = table
         self.workers = workers
         self.authorizers = dict(authorizers or {})
+        self.scheduler = scheduler
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         """Answer one request as API Gateway and Lambda would.
@@ -92,6 +97,8 @@ class Gateway:
         return response
 
     def _respond(self, request: HttpRequest) -> HttpResponse:
+        if request.target.startswith(DEV_PATH) and self.scheduler is not None:
+            return self._run_schedule(request)
         if len(request.body) > MAX_PAYLOAD_BYTES:
             return json_message(413, "Request Entity Too Large")
         routed = event_for_request(
@@ -115,6 +122,22 @@ class Gateway:
         if len(json.dumps(event)) > MAX_PAYLOAD_BYTES:
             return json_message(413, "Request Entity Too Large")
         return self._invoke(self.workers[match.route.function], event)
+
+    def _run_schedule(self, request: HttpRequest) -> HttpResponse:
+        """The local stack's own route: run a scheduled function now; its result as JSON."""
+        if request.method != "POST":
+            return json_message(405, "Method Not Allowed")
+        function = request.target.removeprefix(DEV_PATH).split("?", 1)[0]
+        if self.scheduler is None:
+            return json_message(404, "Not Found")
+        try:
+            result = self.scheduler.run_now(function)
+        except KeyError:
+            return json_message(404, f"{function} has no schedule")
+        except InvocationError:
+            return json_message(500, f"{function} failed (its traceback is in the log)")
+        return to_http_response({"statusCode": 200, "body": json.dumps(result, default=str),
+                                 "headers": {"content-type": "application/json"}})  # fmt: skip
 
     @staticmethod
     def _invoke(worker: Invoker, event: dict[str, Any]) -> HttpResponse:

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from aiaas_dev.authorizer import Authorizer
 from aiaas_dev.aws import MotoServer, aws_environment, provision_resources, provisioned_values
@@ -25,6 +26,7 @@ from aiaas_dev.pollers import EventPoller, stop_pollers, wait_all_idle
 from aiaas_dev.provisioners import Provisioned
 from aiaas_dev.routes import RouteTable
 from aiaas_dev.s3_poller import S3EventPoller, start_s3_event_sources
+from aiaas_dev.schedules import Scheduler
 from aiaas_dev.server import Gateway, GatewayHTTPServer
 from aiaas_dev.sqs_poller import SQSEventPoller, start_sqs_event_sources
 from aiaas_dev.state import load_state, save_state
@@ -73,6 +75,7 @@ class LocalStack:
         gpu_app: bool = False,
         concurrency: int = DEFAULT_CONCURRENCY,
         state_dir: Path | None = None,
+        schedules: bool = True,
     ) -> None:
         """Create the stack (call `start`).
 
@@ -87,6 +90,8 @@ class LocalStack:
             concurrency: The most execution environments each function runs at once.
             state_dir: Where moto's contents are saved at `stop` and loaded at `start`
                 (``--state``; see ``aiaas_dev.state``); None keeps them in memory only.
+            schedules: Run ``rate(...)`` schedules on their rate (False: on demand only,
+                ``--no-schedules``; see ``aiaas_dev.schedules``).
         """
         self.template = template
         self.host = host
@@ -101,6 +106,7 @@ class LocalStack:
         self.provisioned: list[Provisioned] = []
         self.s3_pollers: list[S3EventPoller] = []
         self.sqs_pollers: list[SQSEventPoller] = []
+        self.scheduler = Scheduler(template.schedules, self.workers, on_demand_only=not schedules)
         self._httpd: GatewayHTTPServer | None = None
 
     @property
@@ -153,12 +159,21 @@ class LocalStack:
             for name, spec in self.template.authorizers.items()
         }
         self._start_event_sources()
-        gateway = Gateway(self.table, self.workers, authorizers)
+        self.scheduler.start()
+        gateway = Gateway(self.table, self.workers, authorizers, self.scheduler)
         self._httpd = GatewayHTTPServer((self.host, self.port), gateway)
         threading.Thread(
             target=self._httpd.serve_forever, args=(0.1,), name="http", daemon=True
         ).start()
         return self.base_url
+
+    def run_schedule(self, function: str) -> Any:
+        """Run a scheduled function now, as its EventBridge rule would; its result.
+
+        Raises:
+            KeyError: The function has no schedule.
+        """
+        return self.scheduler.run_now(function)
 
     def wait_s3_idle(self, timeout_s: float = 10.0) -> bool:
         """Wait until every S3 notification sent so far has been delivered or dropped.
@@ -209,6 +224,7 @@ class LocalStack:
             self._httpd.server_close()
             self._httpd = None
         stop_pollers(self.pollers)
+        self.scheduler.stop()
         self.s3_pollers, self.sqs_pollers = [], []
         for worker in self.workers.values():
             worker.stop()

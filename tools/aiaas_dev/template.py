@@ -22,6 +22,7 @@ from aiaas_dev.conditions import evaluate_conditions, without_false_resources
 from aiaas_dev.resources import FUNCTION_TYPE, local_values
 from aiaas_dev.routes import Route
 from aiaas_dev.s3_events import S3EventSource, s3_event_sources
+from aiaas_dev.schedules import ScheduleSource, schedule_sources
 from aiaas_dev.sqs_events import SQSEventSource, sqs_event_sources
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class Template:
     env_overrides: dict[str, str] = field(default_factory=dict)
     s3_events: tuple[S3EventSource, ...] = ()
     sqs_events: tuple[SQSEventSource, ...] = ()
+    schedules: tuple[ScheduleSource, ...] = ()
 
     def with_resource_values(self, values: Mapping[str, str]) -> Template:
         """The template with the functions' environments resolved again over ``values``.
@@ -112,7 +114,7 @@ def load_template(
 
     Returns:
         The functions (Python, zip-packaged), their HttpApi routes and the stage, and
-        their S3 and SQS event sources; the document without the resources whose
+        their S3 and SQS event sources and schedules; the document without the resources whose
         ``Condition`` is false.
 
     Raises:
@@ -145,6 +147,7 @@ def load_template(
             resolver,
             {logical_id: spec.timeout_s for logical_id, spec in functions.items()},
         ),
+        schedule_sources(local_properties, resolver),
     )
 
 

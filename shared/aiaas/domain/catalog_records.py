@@ -66,7 +66,9 @@ class ModelVersion:
     is set on a version the platform trained: its job, typed input ``columns``, ``labels``,
     test-set ``metrics``, and where its background sample and column baselines are.
     ``background`` is the explanations' background its owner uploaded (``uri``, ``sha256``,
-    ``rows``). ``capture`` is its data capture setting (``sample_percent``).
+    ``rows``). ``capture`` is its data capture setting (``sample_percent``). ``baseline``
+    is the drift baseline its owner set (``uri``, ``rows``, ``source``: ``upload`` or
+    ``captures``), over the one training wrote.
     """
 
     tenant: str
@@ -91,6 +93,7 @@ class ModelVersion:
     training: dict[str, Any] = field(default_factory=dict)
     background: dict[str, Any] = field(default_factory=dict)
     capture: dict[str, Any] = field(default_factory=dict)
+    baseline: dict[str, Any] = field(default_factory=dict)
 
     def digest(self, role: str) -> str:
         """The sha256 of one artifact (``fp32``, ``int8``, ``tokenizer``...)."""
@@ -118,7 +121,15 @@ class ModelVersion:
             "training": self.training or None,
             "background": {"rows": self.background["rows"]} if self.background else None,
             "capture": self.capture or None,
+            "baseline": self._baseline(),
         }
+
+    def _baseline(self) -> dict[str, Any] | None:
+        if self.baseline:
+            return {"rows": self.baseline.get("rows"), "source": self.baseline.get("source")}
+        if self.training.get("baseline"):
+            return {"rows": None, "source": "training"}
+        return None
 
 
 class CatalogStore(Protocol):

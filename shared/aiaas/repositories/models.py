@@ -145,6 +145,13 @@ class DynamoCatalog:
         status, reason = doc.pop("status"), doc.pop("reason")
         for kept in ("upload_etag", "ignored_uploads"):
             doc.pop(kept)
+        values = {":s": {"S": status}, ":r": {"S": reason}, ":d": {"S": json.dumps(doc)}}
+        update = "SET #s = :s, reason = :r, doc = :d"
+        if version.capture and not version.deleted:  # sparse: what the drift job scans for
+            values[":c"] = {"S": "1"}
+            update += ", capturing = :c"
+        else:
+            update += " REMOVE capturing"
         with aws_errors("storing the version"):
             self.client.update_item(
                 TableName=self.table,
@@ -152,13 +159,9 @@ class DynamoCatalog:
                     "pk": _pk(version.tenant, version.name),
                     "sk": {"S": f"V#{version.version:06d}"},
                 },
-                UpdateExpression="SET #s = :s, reason = :r, doc = :d",
+                UpdateExpression=update,
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":s": {"S": status},
-                    ":r": {"S": reason},
-                    ":d": {"S": json.dumps(doc)},
-                },
+                ExpressionAttributeValues=values,
             )
 
     def count_ignored_upload(self, tenant: str, name: str, version: int) -> None:
@@ -190,6 +193,23 @@ class DynamoCatalog:
             "ExpressionAttributeValues": {":pk": _pk(tenant, name), ":v": {"S": "V#"}},
         }
         return [_version(item) for item in self._query(params)]
+
+    def captured_versions(self) -> list[ModelVersion]:
+        """Every version, of any tenant, whose data capture is on (a filtered scan of the
+        table: the drift job's hourly list)."""
+        items: list[dict[str, Any]] = []
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "FilterExpression": "attribute_exists(capturing)",
+        }
+        while True:
+            with aws_errors("listing captured versions"):
+                page = self.client.scan(**params)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return [_version(item) for item in items]
 
     def start_validation(self, tenant: str, name: str, version: int, etag: str = "") -> bool:
         """The idempotency gate of registration; records which upload (ETag) won it."""

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from aiaas.domain import drift
 from aiaas.training.records import Candidate, TrainingSpec
 from aiaas.training.table import Dataset
 
@@ -363,56 +364,17 @@ def background(dataset: Dataset, data: Split, spec: TrainingSpec) -> dict[str, A
 
 
 def baseline(dataset: Dataset, data: Split, pipeline: Any, spec: TrainingSpec) -> dict[str, Any]:
-    """Per-column statistics of the training split (drift monitoring's reference)."""
-    columns = []
-    for i, column in enumerate(dataset.features):
-        cells = data.x_train[:, i]
-        if column.kind == "number":
-            values = np.asarray(cells, dtype=np.float64)
-            present = values[~np.isnan(values)]
-            entry: dict[str, Any] = {"name": column.name, "type": "number", "count": len(values),
-                                     "missing": int(len(values) - len(present))}  # fmt: skip
-            if len(present):
-                counts, edges = np.histogram(present, bins=10)
-                entry |= {
-                    "mean": _finite(present.mean()),
-                    "std": _finite(present.std()),
-                    "min": _finite(present.min()),
-                    "max": _finite(present.max()),
-                    "quantiles": {
-                        str(q): _finite(np.quantile(present, q))
-                        for q in (0.1, 0.25, 0.5, 0.75, 0.9)
-                    },
-                    "histogram": {"edges": [_finite(e) for e in edges], "counts": counts.tolist()},
-                }
-        else:
-            values_s = [str(v) for v in cells.tolist()]
-            top: dict[str, int] = {}
-            for value in values_s:
-                top[value] = top.get(value, 0) + 1
-            ranked = sorted(top.items(), key=lambda kv: -kv[1])
-            entry = {
-                "name": column.name,
-                "type": "string",
-                "count": len(values_s),
-                "missing": sum(1 for v in values_s if v == ""),
-                "distinct": len(top),
-                "frequencies": dict(ranked[:50]),
-                "other": sum(count for _, count in ranked[50:]),
-            }
-        columns.append(entry)
+    """Per-column profiles of the training split and of the model's answers on it: drift
+    monitoring's reference (`aiaas.domain.drift`)."""
+    columns = [
+        drift.number_profile(column.name, data.x_train[:, i].tolist())
+        if column.kind == "number"
+        else drift.string_profile(column.name, data.x_train[:, i].tolist())
+        for i, column in enumerate(dataset.features)
+    ]
     predicted = pipeline.predict(data.x_train)
     if spec.task == "classification":
-        shares = {
-            str(k): int(v)
-            for k, v in zip(*np.unique(predicted.astype(str), return_counts=True), strict=True)
-        }
-        prediction: dict[str, Any] = {"type": "string", "frequencies": shares}
+        prediction = drift.string_profile("prediction", predicted.astype(str).tolist())
     else:
-        values = np.asarray(predicted, dtype=np.float64)
-        prediction = {
-            "type": "number",
-            "mean": _finite(values.mean()),
-            "std": _finite(values.std()),
-        }
+        prediction = drift.number_profile("prediction", predicted.astype(float).tolist())
     return {"rows": len(data.x_train), "columns": columns, "prediction": prediction}

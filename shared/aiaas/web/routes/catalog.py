@@ -268,3 +268,62 @@ async def model_metrics(
     return metrics.report(
         caller, name, start=start, end=end, granularity=granularity, version=version
     )
+
+
+class BaselineSource(BaseModel):
+    """A version's drift baseline: reference rows (each as ``/predict`` takes one, or texts),
+    or its first captured rows (their answers too). Exactly one of the two."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rows: list[Any] | None = Field(default=None, min_length=1, max_length=10_000)
+    from_captures: int | None = Field(default=None, ge=1, le=10_000)
+
+
+@router.put(
+    "/{name}/versions/{version}/baseline",
+    openapi_extra=openapi_body(BaselineSource),
+    responses=error_responses(400, 401, 403, 404, 413),
+)
+async def put_baseline(
+    *,
+    name: Name,
+    version: Version,
+    request: Request,
+    caller: ModelWriter,
+    settings: SettingsDep,
+) -> VersionPublic:
+    """Set the baseline the hourly drift job compares this version's captured traffic with
+    (replaces any before; a model the platform trained has its training data's already)."""
+    body = parse_as(BaselineSource, await read_json(request, settings.max_body_bytes))
+    updated = services_of(request).drift.set_baseline(
+        caller, name, version, rows=body.rows, from_captures=body.from_captures
+    )
+    return VersionPublic.model_validate(updated.public())
+
+
+class VersionDrift(BaseModel):
+    """A version's latest drift report (null before its first), with its baseline."""
+
+    version: int
+    capture: dict[str, Any] | None = None
+    baseline: dict[str, Any] | None = None
+    report: dict[str, Any] | None = Field(
+        default=None,
+        description="window (start, end: epoch seconds), rows, features (each with its "
+        "tests and drift), prediction, drifted (feature names), violations (SageMaker "
+        "Model Monitor's constraint_violations.json)",
+    )
+
+
+class DriftList(BaseModel):
+    """The latest drift report of each version."""
+
+    data: list[VersionDrift]
+
+
+@router.get("/{name}/drift", responses=READ)
+async def model_drift(name: Name, request: Request, caller: ModelReader) -> DriftList:
+    """Your model's latest drift report per version (the hourly drift job's, over the
+    captured traffic of versions with capture on and a baseline)."""
+    return DriftList.model_validate({"data": services_of(request).drift.reports(caller, name)})

@@ -222,6 +222,11 @@ class VersionPublic(Public):
     capture: dict[str, Any] | None = Field(
         default=None, description="Data capture: the share of requests kept (sample_percent)"
     )
+    baseline: dict[str, Any] | None = Field(
+        default=None,
+        description="The drift baseline: its reference rows and where it came from "
+        "(training, upload or captures)",
+    )
 
 
 class VersionsPublic(Public):
