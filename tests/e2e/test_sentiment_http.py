@@ -5,7 +5,6 @@ tritonclient, a batch job with explanations, the explain route, and the 400s of 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -14,27 +13,10 @@ import pytest
 import tritonclient.http as triton
 
 from tests.conftest import load_testdata
-from tests.e2e.accounts import new_account
 from tests.e2e.batch_jobs import batch_headers, output, wait_for_job
 
 pytestmark = pytest.mark.e2e
 MODEL = "sentiment"
-
-
-@pytest.fixture(scope="module")
-def http(local_stack: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=local_stack, timeout=60) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def account(http: httpx.Client) -> dict[str, Any]:
-    return new_account(http)
-
-
-@pytest.fixture(scope="module")
-def key(account: dict[str, Any]) -> dict[str, str]:
-    return {"x-api-key": account["key"]}
 
 
 def test_native_predict_labels_the_samples(http: httpx.Client, key: dict[str, str]) -> None:

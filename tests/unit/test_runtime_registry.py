@@ -18,6 +18,7 @@ EXPECTED = {"all-minilm-l6-v2": "embedding", "iris-rf": "tabular-classification"
             "digits-cnn": "image-classification",
             "image-classifier": "image-classification",
             "sentiment": "text-classification",
+            "ocr": "ocr",
             "face-detector": "face-detection"}  # fmt: skip
 
 

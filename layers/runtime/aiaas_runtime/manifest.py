@@ -28,6 +28,7 @@ Task = Literal[
     "image-classification",
     "face-detection",
     "object-detection",
+    "ocr",
     "custom",
 ]
 TASKS: tuple[Task, ...] = get_args(Task)

@@ -12,17 +12,22 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+# TypeVar, not PEP 695's class Opened[V]: the model build (Python 3.11) imports the runtime
+# to measure it (modelzoo/ocr.py)
+V = TypeVar("V")
 
 
 @dataclass(frozen=True, slots=True)
-class Opened[V]:
+class Opened(Generic[V]):  # noqa: UP046
     """What an opener returns: the value and its estimated resident bytes."""
 
     value: V
     size: int
 
 
-class ModelPool[V]:
+class ModelPool(Generic[V]):  # noqa: UP046
     """Least-recently-used entries, opened once each (thread-safe).
 
     Args:

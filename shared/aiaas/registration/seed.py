@@ -26,7 +26,8 @@ from aiaas.registration.register import Weights
 from aiaas_runtime import ModelManifest
 from aiaas_runtime.manifest import MANIFEST_FILE, load_manifest
 
-UPLOADED = ("int8", "fp32", "tokenizer")  # served on CPU, on the GPU, and the tokenizer
+# served on CPU, on the GPU; the tokenizer; a multi-graph model's other graphs and files (OCR)
+UPLOADED = ("int8", "fp32", "tokenizer", "cls", "rec", "charset")
 
 
 def seed_s3_builtins(

@@ -53,7 +53,9 @@ class CatalogLoader:
         if model.runtime == "gpu":
             return self._forwarded(model, version)
         variant = "int8" if "int8" in version.artifacts else "fp32"
-        files = self._files(version, (variant, "tokenizer"))
+        # besides the graph: a tokenizer, or a multi-graph model's other files (OCR's)
+        extra = sorted(role for role in version.artifacts if role not in ("fp32", "int8"))
+        files = self._files(version, (variant, *extra))
         explain = {"background": self._background(version)}
         if version.training.get("importance"):
             explain["importance"] = version.training["importance"]

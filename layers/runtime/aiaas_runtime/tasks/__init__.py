@@ -15,6 +15,7 @@ PROCESSORS = {
     "image-classification": ("image", "ImageProcessor"),
     "face-detection": ("faces", "FaceDetectionProcessor"),
     "object-detection": ("detect", "ObjectDetectionProcessor"),
+    "ocr": ("ocr", "OcrProcessor"),
 }
 
 

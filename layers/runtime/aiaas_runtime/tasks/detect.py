@@ -25,8 +25,8 @@ import numpy.typing as npt
 
 from aiaas_runtime.errors import InvalidInputError, ModelLoadError
 from aiaas_runtime.manifest import ModelManifest
-from aiaas_runtime.tasks.base import Feeds, Outputs, PredictParams, item_param
-from aiaas_runtime.tasks.image import check_request_pixels, open_image
+from aiaas_runtime.tasks.base import Feeds, Outputs, PredictParams
+from aiaas_runtime.tasks.image import check_request_pixels, encoded_image
 
 Floats = npt.NDArray[np.float32]
 MAX_OBJECTS = 1000
@@ -130,13 +130,7 @@ class ObjectDetectionProcessor:
         """Decode, resize (stretched or letterboxed) and normalize one image."""
         from PIL import Image  # noqa: PLC0415 - image models only
 
-        param = item_param(index)
-        if not isinstance(item, str):
-            raise InvalidInputError(
-                f"{param} must be a base64 PNG, JPEG or WebP string, got {type(item).__name__}",
-                param=param,
-            )
-        image = open_image(item, param, "L" if self.channels == 1 else "RGB")
+        image = encoded_image(item, index, "L" if self.channels == 1 else "RGB")
         width, height = image.size
         if self.letterbox:
             scale = min(self.width / width, self.height / height)

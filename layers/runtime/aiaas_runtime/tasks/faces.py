@@ -21,8 +21,8 @@ import numpy.typing as npt
 
 from aiaas_runtime.errors import InvalidInputError
 from aiaas_runtime.manifest import ModelManifest
-from aiaas_runtime.tasks.base import Feeds, Outputs, PredictParams, item_param
-from aiaas_runtime.tasks.image import check_request_pixels, open_image
+from aiaas_runtime.tasks.base import Feeds, Outputs, PredictParams
+from aiaas_runtime.tasks.image import check_request_pixels, encoded_image
 
 Floats = npt.NDArray[np.float32]
 
@@ -141,13 +141,7 @@ class FaceDetectionProcessor:
         """Decode, letterbox to the input's square, scale to its range: ``[3, size, size]``."""
         from PIL import Image  # noqa: PLC0415 - image models only
 
-        param = item_param(index)
-        if not isinstance(item, str):
-            raise InvalidInputError(
-                f"{param} must be a base64 PNG, JPEG or WebP string, got {type(item).__name__}",
-                param=param,
-            )
-        image = open_image(item, param, "RGB")
+        image = encoded_image(item, index, "RGB")
         width, height = image.size
         side = max(width, height)
         pad_x, pad_y = (side - width) / 2 / side, (side - height) / 2 / side

@@ -138,6 +138,18 @@ def check_request_pixels(items: Sequence[Any]) -> None:
         )
 
 
+def encoded_image(item: Any, index: int, mode: str = "RGB") -> Any:
+    """A request item that must be an encoded image (detectors, OCR), decoded by `open_image`;
+    InvalidInputError naming ``inputs[index]`` for anything but a string."""
+    param = item_param(index)
+    if not isinstance(item, str):
+        raise InvalidInputError(
+            f"{param} must be a base64 PNG, JPEG or WebP string, got {type(item).__name__}",
+            param=param,
+        )
+    return open_image(item, param, mode)
+
+
 def open_image(text: str, param: str, mode: str) -> Any:
     """Decode one base64 PNG, JPEG or WebP (a ``data:`` URL too) into a Pillow image in
     ``mode``, upright (EXIF orientation applied). Refused with ImageDecodeError, naming
