@@ -99,16 +99,28 @@ class Services:
         return self._clients[service]
 
     @cached_property
+    def model_store(self) -> DynamoCatalog:
+        """Models and versions on the models table."""
+        self.settings.require("models_table")
+        return DynamoCatalog(self.client("dynamodb"), str(self.settings.models_table))
+
+    @cached_property
+    def captures(self) -> S3Captures:
+        """Captured requests in the weights bucket."""
+        self.settings.require("weights_bucket")
+        return S3Captures(self.client("s3"), str(self.settings.weights_bucket))
+
+    @cached_property
     def catalog(self) -> CatalogService:
         """The catalog on the models table and the weights bucket."""
         s = self.settings
         s.require("models_table", "weights_bucket")
         return CatalogService(
-            DynamoCatalog(self.client("dynamodb"), str(s.models_table)),
+            self.model_store,
             S3Weights(self.client("s3"), str(s.weights_bucket)),
             admin_tenants=s.admins,
             max_upload_bytes=s.max_upload_bytes,
-            capture_files=S3Captures(self.client("s3"), str(s.weights_bucket)),
+            capture_files=self.captures,
         )
 
     @cached_property
@@ -148,8 +160,7 @@ class Services:
         """Owners' drift baselines and reports."""
         from aiaas.domain.monitoring import DriftService  # noqa: PLC0415
 
-        captures = S3Captures(self.client("s3"), str(self.settings.weights_bucket))
-        return DriftService(self.catalog, captures, self.drift_store)
+        return DriftService(self.catalog, self.captures, self.drift_store)
 
     @cached_property
     def drift_monitor(self) -> DriftMonitor:
@@ -173,8 +184,8 @@ class Services:
             )  # fmt: skip
 
         return DriftMonitor(
-            DynamoCatalog(self.client("dynamodb"), str(s.models_table)),
-            S3Captures(self.client("s3"), str(s.weights_bucket)),
+            self.model_store,
+            self.captures,
             self.drift_store,
             limits=Thresholds(min_rows=s.drift_min_rows),
             window_s=s.drift_window_s,
@@ -291,7 +302,7 @@ class Services:
         s = self.settings
         s.require("weights_bucket")
         buffer = CaptureBuffer(
-            S3Captures(self.client("s3"), str(s.weights_bucket)),
+            self.captures,
             max_records=s.capture_max_records,
             max_age_s=s.capture_max_age_s,
         )

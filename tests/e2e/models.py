@@ -3,6 +3,7 @@ uploaded by presigned POST, and waiting for its registration to end."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -52,3 +53,12 @@ def register(client: httpx.Client, headers: dict, name: str, data: bytes) -> dic
     form = version["upload"]
     httpx.post(form["url"], data=form["fields"], files={"file": ("model.onnx", data)})
     return wait_for_status(client, headers, name, version["version"])
+
+
+def assert_refused(
+    client: httpx.Client, headers: dict, name: str, body: dict[str, Any], words: str
+) -> None:
+    """``POST /v1/models/{name}/predict`` answers 400, its JSON body naming ``words``."""
+    answer = client.post(f"/v1/models/{name}/predict", json=body, headers=headers)
+    assert answer.status_code == 400, answer.text
+    assert words in json.dumps(answer.json())

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -18,12 +17,6 @@ from tests.e2e.accounts import new_account
 from tests.e2e.models import wait_for_status
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def http(local_stack: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=local_stack, timeout=60) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

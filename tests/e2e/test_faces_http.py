@@ -14,6 +14,7 @@ import tritonclient.http as triton
 
 from tests.conftest import load_testdata
 from tests.e2e.batch_jobs import batch_headers, output, wait_for_job
+from tests.e2e.models import assert_refused
 
 pytestmark = pytest.mark.e2e
 MODEL = "face-detector"
@@ -93,7 +94,4 @@ def test_explain_gives_a_face_saliency_grid_as_png(http: httpx.Client, key: dict
 def test_bad_requests_are_400s_naming_the_problem(
     http: httpx.Client, key: dict[str, str], inputs: list[Any], parameters: dict, words: str
 ) -> None:
-    body = {"inputs": inputs, "parameters": parameters}
-    answer = http.post(f"/v1/models/{MODEL}/predict", json=body, headers=key)
-    assert answer.status_code == 400, answer.text
-    assert words in json.dumps(answer.json())
+    assert_refused(http, key, MODEL, {"inputs": inputs, "parameters": parameters}, words)

@@ -15,6 +15,7 @@ import tritonclient.http as triton
 
 from tests.conftest import load_testdata
 from tests.e2e.batch_jobs import batch_headers, output, wait_for_job
+from tests.e2e.models import assert_refused
 
 pytestmark = pytest.mark.e2e
 MODEL = "ocr"
@@ -83,7 +84,4 @@ def test_a_batch_job_keeps_every_line(http: httpx.Client, account: dict[str, Any
 def test_bad_requests_are_400s_naming_the_problem(
     http: httpx.Client, key: dict[str, str], inputs: list[Any], parameters: dict, words: str
 ) -> None:
-    body = {"inputs": inputs, "parameters": parameters}
-    answer = http.post(f"/v1/models/{MODEL}/predict", json=body, headers=key)
-    assert answer.status_code == 400, answer.text
-    assert words in json.dumps(answer.json())
+    assert_refused(http, key, MODEL, {"inputs": inputs, "parameters": parameters}, words)

@@ -98,7 +98,7 @@ class Gateway:
 
     def _respond(self, request: HttpRequest) -> HttpResponse:
         if request.target.startswith(DEV_PATH) and self.scheduler is not None:
-            return self._run_schedule(request)
+            return self._run_schedule(self.scheduler, request)
         if len(request.body) > MAX_PAYLOAD_BYTES:
             return json_message(413, "Request Entity Too Large")
         routed = event_for_request(
@@ -123,15 +123,14 @@ class Gateway:
             return json_message(413, "Request Entity Too Large")
         return self._invoke(self.workers[match.route.function], event)
 
-    def _run_schedule(self, request: HttpRequest) -> HttpResponse:
+    @staticmethod
+    def _run_schedule(scheduler: Scheduler, request: HttpRequest) -> HttpResponse:
         """The local stack's own route: run a scheduled function now; its result as JSON."""
         if request.method != "POST":
             return json_message(405, "Method Not Allowed")
         function = request.target.removeprefix(DEV_PATH).split("?", 1)[0]
-        if self.scheduler is None:
-            return json_message(404, "Not Found")
         try:
-            result = self.scheduler.run_now(function)
+            result = scheduler.run_now(function)
         except KeyError:
             return json_message(404, f"{function} has no schedule")
         except InvocationError:

@@ -21,7 +21,7 @@ def make_handler(services: Services) -> Handler:
     def handle(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         """Check every captured version against its baseline; what was checked and found."""
         outcome = monitor.run()
-        logger.info("drift job done", extra={k: v for k, v in outcome.items()})
+        logger.info("drift job done", extra=dict(outcome))
         return outcome
 
     return handle

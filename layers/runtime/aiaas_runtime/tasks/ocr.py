@@ -74,18 +74,14 @@ class OcrProcessor:
         pre, post = manifest.preprocessing, manifest.postprocessing
         self.input = str(pre.get("input", manifest.inputs[0].name))
         self.limit_side = int(pre.get("limit_side_len", 736))
-        self.max_side, self.min_side = (
-            int(pre.get("max_side_len", 2000)),
-            int(pre.get("min_side_len", 30)),
-        )
+        self.max_side = int(pre.get("max_side_len", 2000))
+        self.min_side = int(pre.get("min_side_len", 30))
         self.min_height = int(pre.get("min_height", 30))
         self.flat_ratio = float(pre.get("width_height_ratio", 8))
         self.mean = np.asarray(pre.get("mean", [0.5] * 3), dtype=np.float32)
         self.std = np.asarray(pre.get("std", [0.5] * 3), dtype=np.float32)
-        self.thresh, self.box_thresh = (
-            float(post.get("thresh", 0.3)),
-            float(post.get("box_thresh", 0.5)),
-        )
+        self.thresh = float(post.get("thresh", 0.3))
+        self.box_thresh = float(post.get("box_thresh", 0.5))
         self.max_candidates = int(post.get("max_candidates", 1000))
         self.unclip_ratio = float(post.get("unclip_ratio", 1.6))
         self.dilate = bool(post.get("use_dilation", True))
@@ -237,13 +233,14 @@ class OcrProcessor:
         crop = geometry.warp_perspective(image, matrix, width, height)
         return np.rot90(crop) if height / width >= 1.5 else crop
 
-    def _normalized(self, crop: Image, height: int, width: int, box_width: int) -> Floats:
+    @staticmethod
+    def _normalized(crop: Image, height: int, width: int) -> Floats:
         """Resized to ``height`` keeping its ratio (at most ``width``), scaled to -1..1, padded
-        with zeros on the right to ``box_width``."""
+        with zeros on the right to ``width``."""
         ratio = crop.shape[1] / crop.shape[0]
         resized_w = min(width, math.ceil(height * ratio))
         resized = geometry.resize_linear(np.ascontiguousarray(crop), max(resized_w, 1), height)
-        out = np.zeros((3, height, box_width), dtype=np.float32)
+        out = np.zeros((3, height, width), dtype=np.float32)
         out[:, :, : resized.shape[1]] = (resized.transpose(2, 0, 1) / 255.0 - 0.5) / 0.5
         return out
 
@@ -254,7 +251,7 @@ class OcrProcessor:
         crops = list(crops)
         for start in range(0, len(order), self.cls_batch):
             chunk = order[start : start + self.cls_batch]
-            batch = np.stack([self._normalized(crops[i], height, width, width) for i in chunk])
+            batch = np.stack([self._normalized(crops[i], height, width) for i in chunk])
             scores = self.cls_session.run(None, {self.cls_session.get_inputs()[0].name: batch})[0]
             for i, row in zip(chunk, np.asarray(scores), strict=True):
                 best = int(row.argmax())
@@ -272,9 +269,7 @@ class OcrProcessor:
             chunk = order[start : start + self.rec_batch]
             widest = max([width / height] + [crops[i].shape[1] / crops[i].shape[0] for i in chunk])
             box_width = int(height * widest)
-            batch = np.stack(
-                [self._normalized(crops[i], height, box_width, box_width) for i in chunk]
-            )
+            batch = np.stack([self._normalized(crops[i], height, box_width) for i in chunk])
             probabilities = np.asarray(self.rec_session.run(None, {name: batch})[0])
             for i, row in zip(chunk, probabilities, strict=True):
                 found[i] = self._decode(row)
