@@ -33,6 +33,7 @@ RECIPES = {
     "sentiment": "modelzoo.sentiment",  # after all-minilm-l6-v2: its encoder
     "face-detector": "modelzoo.blazeface",
     "ocr": "modelzoo.ocr",
+    "smollm2-135m-instruct": "modelzoo.smollm2",
 }
 
 

@@ -5,6 +5,7 @@ framework, no AWS SDK. The GPU container reuses it; it picks CUDA when available
 """
 
 from aiaas_runtime.errors import (
+    ContextLengthError,
     ImageDecodeError,
     InferenceError,
     InvalidInputError,
@@ -21,6 +22,7 @@ from aiaas_runtime.registry import ModelRegistry
 from aiaas_runtime.tasks import PredictParams
 
 __all__ = [
+    "ContextLengthError",
     "ImageDecodeError",
     "InferenceError",
     "InvalidInputError",

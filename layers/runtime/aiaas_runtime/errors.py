@@ -31,6 +31,10 @@ class TextTooLongError(InvalidInputError):
     """A text is longer than the model's character limit."""
 
 
+class ContextLengthError(InvalidInputError):
+    """A prompt and the tokens asked for do not fit in the model's context."""
+
+
 class ImageDecodeError(InvalidInputError):
     """An image is not a decodable PNG/JPEG nor a pixel array of the right shape."""
 

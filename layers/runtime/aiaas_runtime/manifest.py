@@ -29,6 +29,7 @@ Task = Literal[
     "face-detection",
     "object-detection",
     "ocr",
+    "chat",
     "custom",
 ]
 TASKS: tuple[Task, ...] = get_args(Task)

@@ -9,7 +9,7 @@ predict / postprocess, without HTTP.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -168,10 +168,15 @@ class Model:
     def predict_prepared(
         self, prepared: Sequence[Any], params: PredictParams
     ) -> list[dict[str, Any]]:
-        """Run already-prepared items; similar lengths share a batch to pad less."""
+        """Run already-prepared items; similar lengths share a batch to pad less (a
+        generator, ``run_items``, runs its own loop)."""
+        generate = getattr(self.processor, "run_items", None)
+        if generate is not None:
+            results: list[dict[str, Any]] = generate(self.runner, prepared, params)
+            return results
         order = sorted(range(len(prepared)), key=lambda i: self.processor.length(prepared[i]))
         size = self.manifest.max_batch_size
-        results: list[dict[str, Any]] = [{} for _ in prepared]
+        results = [{} for _ in prepared]
         for start in range(0, len(order), size):
             chunk = order[start : start + size]
             batch = [prepared[i] for i in chunk]
@@ -187,6 +192,18 @@ class Model:
             for i, result in zip(chunk, done, strict=True):
                 results[i] = result
         return results
+
+    def stream(self, prepared: Any) -> Iterator[Any]:
+        """A generator's deltas for one prepared request, as they are produced.
+
+        Raises:
+            InvalidInputError: The model does not generate.
+        """
+        stream = getattr(self.processor, "stream", None)
+        if stream is None:
+            raise InvalidInputError(f"model {self.manifest.name!r} does not generate text")
+        deltas: Iterator[Any] = stream(self.runner, prepared)
+        return deltas
 
     def run(self, feeds: Tensors) -> Tensors:
         """One graph run on ready tensors; returns outputs by name.

@@ -96,13 +96,17 @@ class ModelRegistry:
             threads=self.threads,
             preoptimized=variant in PREOPTIMIZED,
             prefer_gpu=self.prefer_gpu,
+            blocks=manifest.artifact_path("blocks") if "blocks" in manifest.artifacts else None,
         )
         model = Model(manifest, SessionRunner(session), processor_for(manifest), variant)
         logger.info(
             "loaded %s v%s (%s) in %.1f ms",
             manifest.name, manifest.version, variant, (time.perf_counter() - started) * 1e3,
         )  # fmt: skip
-        return Opened(model, 2 * manifest.artifact_path(variant).stat().st_size)
+        size = manifest.artifact_path(variant).stat().st_size
+        if "blocks" in manifest.artifacts:  # 4-bit blocks expand to fp32 in memory
+            size += 8 * manifest.artifact_path("blocks").stat().st_size
+        return Opened(model, 2 * size)
 
     def _pick_variant(self, manifest: ModelManifest) -> str:
         for variant in self.variants:

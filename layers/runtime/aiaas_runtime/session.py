@@ -9,6 +9,7 @@ from typing import Any
 
 import onnxruntime as ort
 
+from aiaas_runtime import blocks as block_weights
 from aiaas_runtime.errors import ModelLoadError
 
 logger = logging.getLogger(__name__)
@@ -84,22 +85,35 @@ def session_options(threads: int | None = None, *, preoptimized: bool = False) -
 
 
 def open_session(
-    path: Path, *, threads: int | None = None, preoptimized: bool = False, prefer_gpu: bool = True
+    path: Path,
+    *,
+    threads: int | None = None,
+    preoptimized: bool = False,
+    prefer_gpu: bool = True,
+    blocks: Path | None = None,
 ) -> Any:
     """Open an inference session on the best available provider.
+
+    Args:
+        blocks: The block-quantized weights of a graph whose large initializers are
+            external (`aiaas_runtime.blocks`), expanded to fp32 and kept alive with the
+            session (onnxruntime uses their memory as it is).
 
     Raises:
         ModelLoadError: The file is missing or onnxruntime cannot load it.
     """
     providers = choose_providers(prefer_gpu)
+    options = session_options(threads, preoptimized=preoptimized)
+    external: list[Any] = []
+    if blocks is not None:
+        weights = block_weights.load(blocks)
+        external = [ort.OrtValue.ortvalue_from_numpy(value) for value in weights.values()]
+        options.add_external_initializers(list(weights), external)
     try:
-        session = ort.InferenceSession(
-            str(path),
-            sess_options=session_options(threads, preoptimized=preoptimized),
-            providers=providers,
-        )
+        session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
     except Exception as exc:  # onnxruntime raises its own untyped errors
         raise ModelLoadError(f"cannot open {path.name}: {exc}") from exc
+    session.external_weights = external  # their memory must outlive the session
     if prefer_gpu and CUDA in providers and CUDA not in session.get_providers():
         logger.warning("CUDA provider unavailable for %s; running on CPU", path.name)
     return session

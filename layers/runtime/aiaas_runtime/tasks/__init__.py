@@ -16,6 +16,7 @@ PROCESSORS = {
     "face-detection": ("faces", "FaceDetectionProcessor"),
     "object-detection": ("detect", "ObjectDetectionProcessor"),
     "ocr": ("ocr", "OcrProcessor"),
+    "chat": ("chat", "ChatProcessor"),
 }
 
 
