@@ -28,6 +28,12 @@ class InvalidInput(DomainError):
     code = "invalid_input"
 
 
+class ContextLengthExceeded(InvalidInput):
+    """A prompt and the tokens asked for do not fit in a language model's context."""
+
+    code = "context_length_exceeded"
+
+
 class PayloadTooLarge(InvalidInput):
     """The request body is over the size limit."""
 

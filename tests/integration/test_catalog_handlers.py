@@ -103,7 +103,7 @@ def test_builtins_are_public_in_an_openai_shaped_list(catalog: Handler) -> None:
     models = {m["id"]: m for m in body["data"]}
     assert set(models) == {
         "all-minilm-l6-v2", "iris-rf", "digits-cnn", "image-classifier", "sentiment",
-        "face-detector", "ocr",
+        "face-detector", "ocr", "smollm2-135m-instruct",
     }  # fmt: skip
     assert models["iris-rf"]["object"] == "model" and models["iris-rf"]["owned_by"] == "aiaas"
     assert models["all-minilm-l6-v2"]["outputs"][0]["shape"] == [-1, 384]

@@ -58,7 +58,7 @@ STATUSES = {
     "oip-infer-json.json": 200, "oip-model-metadata.json": 200, "oip-model-ready.json": 200,
     "oip-server-live.json": 200, "oip-server-metadata.json": 200, "oip-server-ready.json": 200,
     "oip-version-metadata.json": 200, "oip-version-ready.json": 200,
-    "openai-embeddings.json": 200, "predict-bad-input.json": 400,
+    "openai-chat.json": 200, "openai-embeddings.json": 200, "predict-bad-input.json": 400,
     "predict-embedding.json": 200, "predict-image.json": 200, "predict-tabular.json": 200,
     "usage.json": 200, "training-create-job.json": 202, "training-get-job.json": 200,
     "training-list-jobs.json": 200, "training-cancel-job.json": 200,

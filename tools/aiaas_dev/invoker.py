@@ -20,8 +20,9 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any, Protocol
@@ -114,6 +115,15 @@ def load_handler(spec: FunctionSpec, instance: int = 0) -> Handler:
     return handler  # type: ignore[no-any-return]
 
 
+@dataclass(frozen=True)
+class Streamed:
+    """A streamed HTTP response: status and headers now, the body as it comes."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    chunks: Iterator[bytes]
+
+
 class FunctionWorker:
     """One function's execution environment: a thread, its event loop, one call at a time."""
 
@@ -185,6 +195,71 @@ class FunctionWorker:
             raise InvocationError("timed out") from None
         except Exception as exc:  # logged by _call, with the handler's traceback
             raise InvocationError(str(exc)) from exc
+
+    def invoke_stream(self, event: dict[str, Any], request_id: str) -> Streamed | None:
+        """Run an HTTP API event through the function's ASGI app, handing back its response
+        as the app sends it (Lambda's response streaming): the status and headers, then body
+        chunks as they are produced. None when the handler is not an ASGI app in Mangum.
+
+        Raises:
+            InvocationError: The app failed before it started its response, or did not
+                start one within ``Timeout``.
+        """
+        handler = self._handler or self._submit(self._init).result()
+        app, infer = getattr(handler, "app", None), getattr(handler, "infer", None)
+        if app is None or infer is None:
+            return None
+        messages: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
+        self._submit(lambda: self._run_app(app, infer, event, request_id, messages.put))
+        try:
+            first = messages.get(timeout=self.spec.timeout_s)
+        except queue.Empty:
+            raise InvocationError("timed out") from None
+        if first is None or first.get("type") != "http.response.start":
+            raise InvocationError("the app sent no response")
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in first.get("headers", [])]
+
+        def chunks() -> Iterator[bytes]:
+            while (message := messages.get()) is not None:
+                if message.get("type") == "http.response.body" and message.get("body"):
+                    yield bytes(message["body"])
+
+        return Streamed(int(first["status"]), headers, chunks())
+
+    def _run_app(
+        self,
+        app: Any,
+        infer: Any,
+        event: dict[str, Any],
+        request_id: str,
+        put: Callable[[dict[str, Any] | None], None],
+    ) -> None:
+        """In the worker's thread: the ASGI app on Mangum's scope for ``event``, every
+        message it sends handed to ``put``, then None."""
+        self._use_event_loop()
+        assert self._loop is not None
+        context = LambdaContext(self.spec, request_id, time.time() + self.spec.timeout_s)
+        adapter = infer(event, context)
+        request = [{"type": "http.request", "body": adapter.body, "more_body": False}]
+        done = asyncio.Event()
+
+        async def receive() -> dict[str, Any]:
+            if request:
+                return request.pop()
+            await done.wait()  # the client is there until the response has been sent
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            put(message)
+            if message.get("type") == "http.response.body" and not message.get("more_body"):
+                done.set()
+
+        try:
+            self._loop.run_until_complete(app(adapter.scope, receive, send))
+        except Exception:
+            logger.exception("%s: %s failed", request_id, self.spec.logical_id)
+        finally:
+            put(None)
 
     def _submit(self, job: Callable[[], Any]) -> Future[Any]:
         future: Future[Any] = Future()
@@ -282,6 +357,26 @@ class FunctionPool:
             return worker.invoke(event, request_id)
         finally:
             self._release(worker)
+
+    def invoke_stream(self, event: dict[str, Any], request_id: str) -> Streamed | None:
+        """`FunctionWorker.invoke_stream` in an environment held until the body is read."""
+        worker = self._acquire()
+        try:
+            streamed = worker.invoke_stream(event, request_id)
+        except BaseException:
+            self._release(worker)
+            raise
+        if streamed is None:
+            self._release(worker)
+            return None
+
+        def chunks() -> Iterator[bytes]:
+            try:
+                yield from streamed.chunks
+            finally:
+                self._release(worker)
+
+        return Streamed(streamed.status, streamed.headers, chunks())
 
     def stop(self) -> None:
         """Stop every environment after what it has queued (does not wait)."""

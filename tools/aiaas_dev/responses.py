@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,7 @@ class HttpResponse:
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
+    stream: Iterator[bytes] | None = None  # sent chunk by chunk, as produced, when set
 
     def header(self, name: str) -> str | None:
         """The first value of a header, by case-insensitive name."""

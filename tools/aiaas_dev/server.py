@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -121,7 +121,9 @@ class Gateway:
             event = with_authorizer_context(event, decision.context)
         if len(json.dumps(event)) > MAX_PAYLOAD_BYTES:
             return json_message(413, "Request Entity Too Large")
-        return self._invoke(self.workers[match.route.function], event)
+        worker = self.workers[match.route.function]
+        streamed = self._invoke_stream(worker, event) if _wants_stream(request) else None
+        return streamed or self._invoke(worker, event)
 
     @staticmethod
     def _run_schedule(scheduler: Scheduler, request: HttpRequest) -> HttpResponse:
@@ -137,6 +139,20 @@ class Gateway:
             return json_message(500, f"{function} failed (its traceback is in the log)")
         return to_http_response({"statusCode": 200, "body": json.dumps(result, default=str),
                                  "headers": {"content-type": "application/json"}})  # fmt: skip
+
+    @staticmethod
+    def _invoke_stream(worker: Any, event: dict[str, Any]) -> HttpResponse | None:
+        """Lambda's response streaming: the app's response as it sends it (not through API
+        Gateway's HTTP API, which buffers; see the README's streaming notes)."""
+        if not hasattr(worker, "invoke_stream"):
+            return None
+        try:
+            streamed = worker.invoke_stream(event, str(uuid.uuid4()))
+        except InvocationError:
+            return json_message(500, "Internal Server Error")
+        if streamed is None:
+            return None
+        return HttpResponse(streamed.status, streamed.headers, stream=streamed.chunks)
 
     @staticmethod
     def _invoke(worker: Invoker, event: dict[str, Any]) -> HttpResponse:
@@ -249,6 +265,9 @@ class GatewayRequestHandler(BaseHTTPRequestHandler):
         return b"".join(chunks)
 
     def _send(self, response: HttpResponse) -> None:
+        if response.stream is not None:
+            self._send_stream(response, response.stream)
+            return
         self.send_response(response.status)
         for name, value in response.headers:
             self.send_header(name, value)
@@ -258,6 +277,41 @@ class GatewayRequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
+
+    def _send_stream(self, response: HttpResponse, chunks: Iterator[bytes]) -> None:
+        """Chunked transfer encoding, one HTTP chunk per chunk the app sent; a reader that
+        hangs up stops the stream (the app's generator is closed)."""
+        self.send_response(response.status)
+        for name, value in response.headers:
+            if name.lower() not in ("content-length", "transfer-encoding"):
+                self.send_header(name, value)
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        try:
+            for chunk in chunks:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+
+
+def _wants_stream(request: HttpRequest) -> bool:
+    """A streaming request: ``"stream": true`` in a JSON body, or ``Accept: text/event-stream``."""
+    accept = next((v for k, v in request.headers if k.lower() == "accept"), "")
+    if "text/event-stream" in accept:
+        return True
+    if b'"stream"' not in request.body:
+        return False
+    try:
+        body = json.loads(request.body)
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("stream") is True
 
 
 def _chunk_size(line: bytes) -> int:

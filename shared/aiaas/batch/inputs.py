@@ -62,7 +62,8 @@ def _numbered(lines: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
 
 
 def jsonl_rows(lines: Iterable[bytes], max_line: int) -> Iterator[Row]:
-    """JSONL: each line an object with ``id`` (string or integer) and ``input``.
+    """JSONL: each line an object with ``id`` (string or integer) and ``input``, or a line of
+    OpenAI's Batch API (``custom_id`` and the request ``body``: a chat model's input).
 
     Blank lines are no rows (a file may end with an extra newline).
     """
@@ -80,6 +81,9 @@ def _jsonl_row(number: int, raw: bytes, max_line: int) -> Row:
         return Row(number, None, error=f"not valid JSON: {exc}")
     if not isinstance(doc, dict):
         return Row(number, None, error='a line must be an object {"id": ..., "input": ...}')
+    if "custom_id" in doc:  # OpenAI's Batch API line: {"custom_id", "method", "url", "body"}
+        rest = {k: v for k, v in doc.items() if k not in ("custom_id", "method", "url", "body")}
+        doc = {"id": doc["custom_id"], "input": doc.get("body"), **rest}
     row_id = doc.get("id")
     if isinstance(row_id, bool) or not isinstance(row_id, str | int):
         return Row(number, None, error="'id' is required: a string or an integer")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from aiaas.auth.apikeys import ApiKey
@@ -28,12 +29,14 @@ class User:
 
 @dataclass(frozen=True, slots=True)
 class UsageRow:
-    """Requests counted for one tenant, day, key and model."""
+    """Requests counted for one tenant, day, key and model, and what they consumed beyond
+    requests (``units``: ``prompt_tokens`` and ``completion_tokens`` of generated text)."""
 
     day: str
     key_id: str
     model: str
     requests: int
+    units: Mapping[str, int] = field(default_factory=dict)
 
 
 class UserStore(Protocol):
@@ -90,6 +93,13 @@ class UsageStore(Protocol):
         self, *, tenant: str, meter_id: str, model: str, day: str, count: int, now: int
     ) -> None:
         """Add ``count`` to the tenant's usage meter, with no quota (batch rows)."""
+        ...
+
+    def add_units(
+        self, *, tenant: str, meter_id: str, model: str, day: str, units: Mapping[str, int],
+        now: int,
+    ) -> None:  # fmt: skip
+        """Add ``units`` (tokens...) to the tenant's usage meter of an already counted request."""
         ...
 
     def query(self, tenant: str, start: str, end: str) -> list[UsageRow]:

@@ -48,6 +48,18 @@ class UsageService:
             tenant=tenant, meter_id=meter_id, model=model, day=day, count=count, now=int(now)
         )
 
+    def add_units(self, principal: Principal, model: str, units: dict[str, int]) -> None:
+        """Add what a counted request consumed (``prompt_tokens``...) to today's usage."""
+        now = self.clock()
+        self.store.add_units(
+            tenant=principal.tenant,
+            meter_id=principal.meter_id,
+            model=model,
+            day=datetime.fromtimestamp(now, UTC).date().isoformat(),
+            units=units,
+            now=int(now),
+        )
+
     def report(self, principal: Principal, start: date | None, end: date | None) -> dict[str, Any]:
         """Request counts per day, per model and per key for the caller's tenant."""
         end = end or datetime.fromtimestamp(self.clock(), UTC).date()
@@ -61,10 +73,13 @@ class UsageService:
         by: dict[str, defaultdict[str, int]] = {
             k: defaultdict(int) for k in ("day", "model", "key")
         }
+        units: defaultdict[str, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
         for row in rows:
             by["day"][row.day] += row.requests
             by["model"][row.model] += row.requests
             by["key"][row.key_id] += row.requests
+            for unit, count in row.units.items():
+                units[row.model][unit] += count
         return {
             "start": start.isoformat(),
             "end": end.isoformat(),
@@ -72,8 +87,12 @@ class UsageService:
             "by_day": dict(sorted(by["day"].items())),
             "by_model": dict(sorted(by["model"].items())),
             "by_key": dict(sorted(by["key"].items())),
+            "units_by_model": {
+                model: dict(sorted(u.items())) for model, u in sorted(units.items())
+            },
             "rows": [
                 {"day": r.day, "key_id": r.key_id, "model": r.model, "requests": r.requests}
+                | ({"units": dict(r.units)} if r.units else {})
                 for r in rows
             ],
         }

@@ -26,8 +26,9 @@ from aiaas.registration.register import Weights
 from aiaas_runtime import ModelManifest
 from aiaas_runtime.manifest import MANIFEST_FILE, load_manifest
 
-# served on CPU, on the GPU; the tokenizer; a multi-graph model's other graphs and files (OCR)
-UPLOADED = ("int8", "fp32", "tokenizer", "cls", "rec", "charset")
+# served on CPU, on the GPU; the tokenizer; a multi-graph model's other graphs and files (OCR);
+# a language model's weight blocks
+UPLOADED = ("int8", "fp32", "tokenizer", "cls", "rec", "charset", "blocks")
 
 
 def seed_s3_builtins(

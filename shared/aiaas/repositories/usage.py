@@ -16,6 +16,7 @@ expire after 2 days and meters after 400 (DynamoDB TTL).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aiaas.aws.lite import error_code
@@ -94,6 +95,23 @@ class DynamoUsage:
         self, *, tenant: str, meter_id: str, model: str, day: str, count: int, now: int
     ) -> None:
         """Add ``count`` to the tenant's usage meter (no quota counter: batch rows)."""
+        self._add(tenant, meter_id, model, day, counts={"requests": count}, now=now)
+
+    def add_units(
+        self, *, tenant: str, meter_id: str, model: str, day: str, units: Mapping[str, int],
+        now: int,
+    ) -> None:  # fmt: skip
+        """Add each unit (``prompt_tokens``...) to the tenant's usage meter."""
+        counts = {f"unit_{name}": count for name, count in units.items() if count}
+        if counts:
+            self._add(tenant, meter_id, model, day, counts=counts, now=now)
+
+    def _add(
+        self, tenant: str, meter_id: str, model: str, day: str, *, counts: dict[str, int],
+        now: int,
+    ) -> None:  # fmt: skip
+        names = sorted(counts)
+        adds = ", ".join(f"#c{i} :c{i}" for i in range(len(names)))
         with aws_errors("recording usage"):
             self.client.update_item(
                 TableName=self.table,
@@ -101,11 +119,14 @@ class DynamoUsage:
                     "pk": {"S": f"TENANT#{tenant}"},
                     "sk": {"S": f"DAY#{day}#KEY#{meter_id}#MODEL#{model}"},
                 },
-                UpdateExpression="ADD requests :n "
+                UpdateExpression=f"ADD {adds} "
                 "SET #day = :day, key_id = :meter, model = :model, expires_at = :ttl",
-                ExpressionAttributeNames={"#day": "day"},
+                ExpressionAttributeNames={
+                    "#day": "day",
+                    **{f"#c{i}": name for i, name in enumerate(names)},
+                },
                 ExpressionAttributeValues={
-                    ":n": {"N": str(count)},
+                    **{f":c{i}": {"N": str(int(counts[n]))} for i, n in enumerate(names)},
                     ":day": {"S": day},
                     ":meter": {"S": meter_id},
                     ":model": {"S": model},
@@ -133,7 +154,16 @@ class DynamoUsage:
             },
         }
         rows = [from_item(item) for item in query_all(self.client, "reading usage", params)]
-        return [UsageRow(v["day"], v["key_id"], v["model"], v["requests"]) for v in rows]
+        return [
+            UsageRow(
+                v["day"],
+                v["key_id"],
+                v["model"],
+                int(v.get("requests", 0)),
+                {k[5:]: int(n) for k, n in v.items() if k.startswith("unit_")},
+            )
+            for v in rows
+        ]
 
 
 def _last_used(table: str, key_id: str, now: int) -> dict[str, Any]:

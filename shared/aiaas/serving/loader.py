@@ -55,14 +55,18 @@ class CatalogLoader:
         variant = "int8" if "int8" in version.artifacts else "fp32"
         # besides the graph: a tokenizer, or a multi-graph model's other files (OCR's)
         extra = sorted(role for role in version.artifacts if role not in ("fp32", "int8"))
-        files = self._files(version, (variant, *extra))
+        files = self._files(version, (variant, *extra))  # a language model's weight blocks
         explain = {"background": self._background(version)}
         if version.training.get("importance"):
             explain["importance"] = version.training["importance"]
         manifest = manifest_of(model, version, files, explain)
-        session = open_session(files[variant], threads=self.threads, prefer_gpu=False)
+        blocks = files.get("blocks")
+        session = open_session(
+            files[variant], threads=self.threads, prefer_gpu=False, blocks=blocks
+        )
         served = Model(manifest, SessionRunner(session), processor_for(manifest), variant)
-        return Opened(served, 2 * files[variant].stat().st_size)
+        size = files[variant].stat().st_size + (8 * blocks.stat().st_size if blocks else 0)
+        return Opened(served, 2 * size)
 
     def _forwarded(self, model: CatalogModel, version: ModelVersion) -> Opened[Model]:
         if self.gpu is None:

@@ -31,11 +31,31 @@ def note(outputs: Sequence[dict[str, Any]], lengths: Sequence[int] = ()) -> None
     for length in lengths:
         bucket = length_bucket(length)
         summary["lengths"][bucket] = summary["lengths"].get(bucket, 0) + 1
-    _LAST.set(summary)
+    _current().update(summary)
+
+
+def note_tokens(prompt: int, completion: int) -> None:
+    """A generation's prompt and completion tokens (noted when its stream ends, which may be
+    in a worker thread: the request's summary is one shared dict, see `start`)."""
+    _current().update(prompt_tokens=prompt, completion_tokens=completion)
+
+
+def start() -> None:
+    """Begin this request's summary: one dict that copies of the request's context (a
+    streaming response's worker thread) fill in too."""
+    _LAST.set({})
 
 
 def take() -> dict[str, Any] | None:
     """The summary noted in this request, once."""
     summary = _LAST.get()
     _LAST.set(None)
+    return summary or None
+
+
+def _current() -> dict[str, Any]:
+    summary = _LAST.get()
+    if summary is None:
+        summary = {}
+        _LAST.set(summary)
     return summary

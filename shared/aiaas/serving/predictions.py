@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aiaas.auth.principal import Principal
-from aiaas.errors import InvalidInput, NotFound, Unavailable
+from aiaas.errors import ContextLengthExceeded, InvalidInput, NotFound, Unavailable
 from aiaas.protocols import InferRequest
 from aiaas.serving import observations
 from aiaas_runtime import (
+    ContextLengthError,
     InvalidInputError,
     ModelLoadError,
     ModelNotFoundError,
@@ -36,6 +37,10 @@ class Meter(Protocol):
 
     def consume(self, caller: Principal, model: str) -> None:
         """Count one request against the caller's quota (QuotaExceeded when over)."""
+        ...
+
+    def add_units(self, caller: Principal, model: str, units: dict[str, int]) -> None:
+        """Add what a counted request consumed (tokens) to the caller's usage."""
         ...
 
 
@@ -88,11 +93,34 @@ class InferResult:
     inference_ms: float
 
 
+@dataclass(frozen=True, slots=True)
+class ChatCall:
+    """A validated, metered generation request, ready to run whole or as a stream."""
+
+    served: ServedModel
+    request: Any  # aiaas_runtime.tasks.chat.Generation
+    prompt_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChatResult:
+    """A whole generated answer."""
+
+    served: ServedModel
+    text: str
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+    inference_ms: float
+
+
 @contextmanager
 def runtime_errors() -> Iterator[None]:
     """Translate the runtime's typed errors into domain errors at this boundary."""
     try:
         yield
+    except ContextLengthError as exc:
+        raise ContextLengthExceeded(exc.message, param=exc.param) from exc
     except InvalidInputError as exc:
         raise InvalidInput(exc.message, param=exc.param) from exc
     except ModelNotFoundError as exc:
@@ -154,6 +182,48 @@ class PredictionService:
         if served.task != "embedding":
             raise InvalidInput(f"model {name!r} is not an embedding model", param="model")
         return self._predict(caller, served, inputs, PredictParams(dimensions=dimensions))
+
+    def start_chat(self, caller: Principal, name: str, body: dict[str, Any]) -> ChatCall:
+        """Validate a chat or completion body (``messages`` or ``prompt`` and its options)
+        for a chat model and count the request; nothing is generated yet."""
+        served = self.resolve(caller, name)
+        if served.task != "chat":
+            raise InvalidInput(
+                f"model {name!r} does not generate text (its task is {served.task}); "
+                "GET /v1/models lists the chat models",
+                param="model",
+            )
+        with runtime_errors():
+            prepared = served.model.prepare([body])
+        self._meter(caller, served)
+        return ChatCall(served, prepared.items[0], prepared.tokens)
+
+    def complete(self, caller: Principal, call: ChatCall) -> ChatResult:
+        """Generate the whole answer; its tokens go to the caller's usage."""
+        started = self.clock()
+        text, finish, completion = "", "length", 0
+        for delta in self.stream(caller, call):
+            text += delta.text
+            completion = delta.completion_tokens
+            finish = delta.finish_reason or finish
+        elapsed = (self.clock() - started) * 1e3
+        return ChatResult(call.served, text, finish, call.prompt_tokens, completion, elapsed)
+
+    def stream(self, caller: Principal, call: ChatCall) -> Iterator[Any]:
+        """Text deltas as they are generated (`aiaas_runtime.tasks.chat.Delta`); when the
+        stream ends (or its reader stops), the tokens go to the caller's usage and the
+        request's observation."""
+        completion = 0
+        try:
+            with runtime_errors():
+                for delta in call.served.model.stream(call.request):
+                    completion = delta.completion_tokens
+                    yield delta
+        finally:
+            observations.note_tokens(call.prompt_tokens, completion)
+            if self.meter is not None:
+                units = {"prompt_tokens": call.prompt_tokens, "completion_tokens": completion}
+                self.meter.add_units(caller, call.served.name, units)
 
     def infer(
         self,

@@ -22,7 +22,7 @@ from aiaas.serving import observations
 
 logger = logging.getLogger(__name__)
 
-MODEL_ROUTES = {"predict", "explain", "infer", "embeddings"}
+MODEL_ROUTES = {"predict", "explain", "infer", "embeddings", "completions"}
 
 
 def _route(path: str) -> str:
@@ -60,7 +60,7 @@ class RequestMetrics:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        observations.take()  # this request's context starts with no summary (not an older one)
+        observations.start()  # this request's own summary (not an older one)
         seen: dict[str, Any] = {"status": 500, "headers": {}}
 
         async def watch(message: Message) -> None:
@@ -97,11 +97,15 @@ class RequestMetrics:
             rows = int(headers["x-model-rows"])
             metrics["Predictions"] = (rows, "Count")
             metrics["BatchSize"] = (rows, "Count")
+        summary = observations.take() or {}
+        if "prompt_tokens" in summary:  # generation: counted when its stream ended
+            metrics["PromptTokens"] = (summary["prompt_tokens"], "Count")
+            metrics["CompletionTokens"] = (summary["completion_tokens"], "Count")
         event: dict[str, Any] = scope.get("aws.event") or {}
         context = event.get("requestContext") or {}
         caller = (context.get("authorizer") or {}).get("lambda") or {}
         dimensions = {
-            "model": _model(scope, path),
+            "model": headers.get("x-model-name") or _model(scope, path),
             "version": headers.get("x-model-version", ""),
             "route": route,
         }
@@ -112,14 +116,18 @@ class RequestMetrics:
             "status": status,
         }
         self.writer.emit(metrics, dimensions, properties, rollups=(("route",),))
-        self._record(dimensions, properties, status, latency_ms)
+        self._record(dimensions, properties, status, latency_ms, summary)
 
     def _record(
-        self, dims: dict[str, str], props: dict[str, Any], status: int, latency_ms: float
+        self,
+        dims: dict[str, str],
+        props: dict[str, Any],
+        status: int,
+        latency_ms: float,
+        summary: dict[str, Any],
     ) -> None:
         """The per-model record the owner reads (`aiaas.domain.model_metrics`); never fails
         the request: a store error is logged."""
-        summary = observations.take() or {}
         if self.recorder is None or not props["tenant"] or status in (401, 403, 404):
             return
         observation = Observation(
