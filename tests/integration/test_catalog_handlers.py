@@ -110,6 +110,10 @@ def test_builtins_are_public_in_an_openai_shaped_list(catalog: Handler) -> None:
     # each built-in's latency profile from its build, priced like a registered model's
     for name, model in models.items():
         latency = model["latency"]
+        if model["task"] == "chat":  # priced per generated token, at ChatFunction's memory
+            assert latency["cost_per_million_output_tokens_usd"] > 0, name
+            assert latency["memory_mb"] == 3538 and latency["decode_tokens_per_s"] > 0
+            continue
         assert latency["p50_ms"]["1"] > 0 and latency["cost_per_million_usd"] > 0, name
         assert latency["variant"] in {"int8", "fp32"} and latency["memory_mb"] == 2048
     assert models["face-detector"]["latency"]["cost_per_million_batched_usd"] is None  # batch 1

@@ -21,7 +21,12 @@ from aiaas.domain.catalog_records import (
     ScoresKind,
     Visibility,
 )
-from aiaas.domain.pricing import DEFAULT_SERVING_MEMORY_MB, PriceConfig, priced_latency
+from aiaas.domain.pricing import (
+    DEFAULT_SERVING_MEMORY_MB,
+    PriceConfig,
+    priced_latency,
+    priced_tokens,
+)
 from aiaas.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
 
 if TYPE_CHECKING:  # CatalogFunction has the runtime; AuthFunction imports this module without
@@ -359,10 +364,13 @@ def in_layer(manifest: ModelManifest) -> StoredWeights:
 
 def builtin_latency(manifest: ModelManifest) -> dict[str, Any]:
     """The build's latency profile of the served file, priced like a registered model's at
-    the serving function's default memory (the template's 2,048 MB); {} without one."""
+    the serving function's default memory (the template's 2,048 MB), or a chat model's per
+    generated token at ChatFunction's; {} without one."""
     measured = manifest.extra.get("latency") or {}
     if not measured.get("p50_ms"):
         return {}
+    if manifest.task == "chat":  # generated tokens, at ChatFunction's memory
+        return {**measured, **priced_tokens(measured, served_role(manifest))}
     p50 = {int(batch): float(ms) for batch, ms in measured["p50_ms"].items()}
     price = PriceConfig(memory_mb=DEFAULT_SERVING_MEMORY_MB)
     return {

@@ -7,9 +7,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 BATCH = 32  # rows per request in the batched cost (and the latency profile's larger batch)
 DEFAULT_SERVING_MEMORY_MB = 2048  # template.yaml's PredictFunction
+CHAT_SERVING_MEMORY_MB = 3538  # template.yaml's ChatFunction
+CHAT_TOKENS_PER_REQUEST = 128  # output tokens a chat request, for its share of request prices
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,3 +81,17 @@ def priced_latency(
             per_request=price.per_request,
         ) if per_vcpu else None,
     }  # fmt: skip
+
+
+def priced_tokens(measured: Mapping[str, Any], variant: str) -> dict[str, float | str | int]:
+    """A chat model's cost of a million generated tokens at ChatFunction's memory, from the
+    decode speed its build measured (tokens a second on ``threads`` vCPUs), requests of
+    ``CHAT_TOKENS_PER_REQUEST`` tokens; the prompt's prefill is not in it."""
+    price = PriceConfig(memory_mb=CHAT_SERVING_MEMORY_MB)
+    per_vcpu = float(measured["decode_tokens_per_s"]) / int(measured["threads"])
+    cost = cost_per_million_tokens(
+        per_vcpu, CHAT_TOKENS_PER_REQUEST, memory_mb=price.memory_mb,
+        per_gb_second=price.per_gb_second, per_request=price.per_request,
+    )  # fmt: skip
+    return {"variant": variant, "memory_mb": price.memory_mb,
+            "cost_per_million_output_tokens_usd": cost}  # fmt: skip
