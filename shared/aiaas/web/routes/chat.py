@@ -19,6 +19,7 @@ from fastapi import Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from aiaas.auth.principal import Principal
 from aiaas.errors import DomainError, InvalidInput
 from aiaas.serving.predictions import ChatCall, ChatResult, PredictionService
 from aiaas.web.body import openapi_body, read_json
@@ -130,7 +131,9 @@ async def _body(request: Request, max_bytes: int, *, required: str, refused: str
     return body
 
 
-def _respond(service: PredictionService, caller: Any, body: dict[str, Any], kind: Kind) -> Any:
+def _respond(
+    service: PredictionService, caller: Principal, body: dict[str, Any], kind: Kind
+) -> StreamingResponse | FastJSONResponse:
     call = service.start_chat(caller, body["model"], body)
     answer = Answer(call, kind)
     headers = {
