@@ -106,3 +106,10 @@ def save(path: Path, index: dict[str, dict[str, Any]], parts: dict[str, dict[str
     arrays |= {_key(name, part): value for name, p in parts.items() for part, value in p.items()}
     with path.open("wb") as handle:
         np.savez(handle, allow_pickle=False, **arrays)
+
+
+def resident_bytes(graph: Path, blocks: Path | None) -> int:
+    """A session's estimated memory: twice its files, blocks counted as the fp32 they expand
+    to (a 4-bit weight and its share of the scales become 4 bytes: about 8x)."""
+    size = graph.stat().st_size + (8 * blocks.stat().st_size if blocks is not None else 0)
+    return 2 * size

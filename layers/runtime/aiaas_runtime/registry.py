@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from aiaas_runtime import blocks as block_weights
 from aiaas_runtime.errors import ModelLoadError, ModelNotFoundError
 from aiaas_runtime.manifest import MANIFEST_FILE, ModelManifest, load_manifest
 from aiaas_runtime.model import Model, SessionRunner
@@ -91,22 +92,21 @@ class ModelRegistry:
     def _load(self, manifest: ModelManifest) -> Opened[Model]:
         variant = self._pick_variant(manifest)
         started = time.perf_counter()
+        graph = manifest.artifact_path(variant)
+        blocks = manifest.artifact_path("blocks") if "blocks" in manifest.artifacts else None
         session = open_session(
-            manifest.artifact_path(variant),
+            graph,
             threads=self.threads,
             preoptimized=variant in PREOPTIMIZED,
             prefer_gpu=self.prefer_gpu,
-            blocks=manifest.artifact_path("blocks") if "blocks" in manifest.artifacts else None,
+            blocks=blocks,
         )
         model = Model(manifest, SessionRunner(session), processor_for(manifest), variant)
         logger.info(
             "loaded %s v%s (%s) in %.1f ms",
             manifest.name, manifest.version, variant, (time.perf_counter() - started) * 1e3,
         )  # fmt: skip
-        size = manifest.artifact_path(variant).stat().st_size
-        if "blocks" in manifest.artifacts:  # 4-bit blocks expand to fp32 in memory
-            size += 8 * manifest.artifact_path("blocks").stat().st_size
-        return Opened(model, 2 * size)
+        return Opened(model, block_weights.resident_bytes(graph, blocks))
 
     def _pick_variant(self, manifest: ModelManifest) -> str:
         for variant in self.variants:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +24,9 @@ from tokenizers import Tokenizer
 from aiaas_runtime.errors import ContextLengthError, InvalidInputError, RunError
 from aiaas_runtime.manifest import ModelManifest
 from aiaas_runtime.tasks.base import Feeds, Outputs, PredictParams, item_param
+
+if TYPE_CHECKING:
+    from aiaas_runtime.model import Runner  # model imports the tasks
 
 ROLES = ("system", "user", "assistant")
 UNSUPPORTED_ROLES = {"tool": "tool results", "function": "function results"}
@@ -36,14 +39,6 @@ UNSUPPORTED = {
     "presence_penalty": "presence penalties", "frequency_penalty": "frequency penalties",
 }  # fmt: skip
 MAX_PROMPT_CHARS = 40_000
-
-
-class Runner(Protocol):
-    """What a generator runs the decoder with (`aiaas_runtime.model.Runner`)."""
-
-    def run(self, feeds: Feeds) -> Outputs:
-        """Every output of the graph, by name."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
