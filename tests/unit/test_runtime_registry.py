@@ -20,7 +20,8 @@ EXPECTED = {"all-minilm-l6-v2": "embedding", "iris-rf": "tabular-classification"
             "sentiment": "text-classification",
             "ocr": "ocr",
             "face-detector": "face-detection",
-            "smollm2-135m-instruct": "chat"}  # fmt: skip
+            "smollm2-135m-instruct": "chat",
+            "whisper-tiny-en": "speech-recognition"}  # fmt: skip
 
 
 def test_the_zoo_has_its_models_with_their_tasks(models_dir: Path) -> None:

@@ -5,6 +5,7 @@ framework, no AWS SDK. The GPU container reuses it; it picks CUDA when available
 """
 
 from aiaas_runtime.errors import (
+    AudioTooLongError,
     ContextLengthError,
     ImageDecodeError,
     InferenceError,
@@ -22,6 +23,7 @@ from aiaas_runtime.registry import ModelRegistry
 from aiaas_runtime.tasks import PredictParams
 
 __all__ = [
+    "AudioTooLongError",
     "ContextLengthError",
     "ImageDecodeError",
     "InferenceError",

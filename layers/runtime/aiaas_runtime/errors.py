@@ -35,6 +35,10 @@ class ContextLengthError(InvalidInputError):
     """A prompt and the tokens asked for do not fit in the model's context."""
 
 
+class AudioTooLongError(InvalidInputError):
+    """An audio file is longer than the model transcribes in one request."""
+
+
 class ImageDecodeError(InvalidInputError):
     """An image is not a decodable PNG/JPEG nor a pixel array of the right shape."""
 

@@ -30,6 +30,7 @@ Task = Literal[
     "object-detection",
     "ocr",
     "chat",
+    "speech-recognition",
     "custom",
 ]
 TASKS: tuple[Task, ...] = get_args(Task)

@@ -106,7 +106,8 @@ class ModelRegistry:
             "loaded %s v%s (%s) in %.1f ms",
             manifest.name, manifest.version, variant, (time.perf_counter() - started) * 1e3,
         )  # fmt: skip
-        return Opened(model, block_weights.resident_bytes(graph, blocks))
+        files = {role: manifest.artifact_path(role) for role in manifest.artifacts}
+        return Opened(model, block_weights.model_resident_bytes(graph, files))
 
     def _pick_variant(self, manifest: ModelManifest) -> str:
         for variant in self.variants:

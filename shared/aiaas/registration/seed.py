@@ -27,8 +27,11 @@ from aiaas_runtime import ModelManifest
 from aiaas_runtime.manifest import MANIFEST_FILE, load_manifest
 
 # served on CPU, on the GPU; the tokenizer; a multi-graph model's other graphs and files (OCR);
-# a language model's weight blocks
-UPLOADED = ("int8", "fp32", "tokenizer", "cls", "rec", "charset", "blocks")
+# a language model's weight blocks; a speech model's decoder, its blocks and mel filters
+UPLOADED = (
+    "int8", "fp32", "tokenizer", "cls", "rec", "charset", "blocks",
+    "decoder", "decoder_blocks", "mel_filters",
+)  # fmt: skip
 
 
 def seed_s3_builtins(

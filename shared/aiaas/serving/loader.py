@@ -18,7 +18,7 @@ from aiaas.errors import Unavailable
 from aiaas.serving.gpu import GpuBackend, GpuRunner, GpuTarget
 from aiaas.serving.weights_cache import WeightsCache
 from aiaas_runtime import Model, ModelManifest, Opened, SessionRunner
-from aiaas_runtime.blocks import resident_bytes
+from aiaas_runtime.blocks import model_resident_bytes
 from aiaas_runtime.manifest import parse_manifest
 from aiaas_runtime.session import open_session
 from aiaas_runtime.tasks import processor_for
@@ -66,7 +66,7 @@ class CatalogLoader:
             files[variant], threads=self.threads, prefer_gpu=False, blocks=blocks
         )
         served = Model(manifest, SessionRunner(session), processor_for(manifest), variant)
-        return Opened(served, resident_bytes(files[variant], blocks))
+        return Opened(served, model_resident_bytes(files[variant], files))
 
     def _forwarded(self, model: CatalogModel, version: ModelVersion) -> Opened[Model]:
         if self.gpu is None:

@@ -17,6 +17,7 @@ PROCESSORS = {
     "object-detection": ("detect", "ObjectDetectionProcessor"),
     "ocr": ("ocr", "OcrProcessor"),
     "chat": ("chat", "ChatProcessor"),
+    "speech-recognition": ("speech", "SpeechRecognitionProcessor"),
 }
 
 
