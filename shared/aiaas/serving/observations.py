@@ -40,6 +40,11 @@ def note_tokens(prompt: int, completion: int) -> None:
     _current().update(prompt_tokens=prompt, completion_tokens=completion)
 
 
+def note_audio(seconds: int) -> None:
+    """A transcription's audio seconds (rounded up, as metered)."""
+    _current().update(audio_seconds=seconds)
+
+
 def start() -> None:
     """Begin this request's summary: one dict that copies of the request's context (a
     streaming response's worker thread) fill in too."""

@@ -14,10 +14,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aiaas.auth.principal import Principal
-from aiaas.errors import ContextLengthExceeded, InvalidInput, NotFound, Unavailable
+from aiaas.errors import (
+    ContextLengthExceeded,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    Unavailable,
+)
 from aiaas.protocols import InferRequest
 from aiaas.serving import observations
 from aiaas_runtime import (
+    AudioTooLongError,
     ContextLengthError,
     InvalidInputError,
     ModelLoadError,
@@ -114,6 +121,16 @@ class ChatResult:
     inference_ms: float
 
 
+@dataclass(frozen=True, slots=True)
+class TranscriptionResult:
+    """A transcript (`aiaas_runtime.tasks.speech`: text, language, duration, segments)."""
+
+    served: ServedModel
+    transcript: dict[str, Any]
+    audio_seconds: int
+    inference_ms: float
+
+
 @contextmanager
 def runtime_errors() -> Iterator[None]:
     """Translate the runtime's typed errors into domain errors at this boundary."""
@@ -121,6 +138,8 @@ def runtime_errors() -> Iterator[None]:
         yield
     except ContextLengthError as exc:
         raise ContextLengthExceeded(exc.message, param=exc.param) from exc
+    except AudioTooLongError as exc:
+        raise PayloadTooLarge(exc.message, param=exc.param) from exc
     except InvalidInputError as exc:
         raise InvalidInput(exc.message, param=exc.param) from exc
     except ModelNotFoundError as exc:
@@ -224,6 +243,31 @@ class PredictionService:
             if self.meter is not None:
                 units = {"prompt_tokens": call.prompt_tokens, "completion_tokens": completion}
                 self.meter.add_units(caller, call.served.name, units)
+
+    def transcribe(
+        self, caller: Principal, name: str, request: dict[str, Any]
+    ) -> TranscriptionResult:
+        """Speech to text: one audio file (``audio``) and its options, for a speech model;
+        metered as one request, and its audio seconds (rounded up) in the caller's usage."""
+        served = self.resolve(caller, name)
+        if served.task != "speech-recognition":
+            raise InvalidInput(
+                f"model {name!r} does not transcribe audio (its task is {served.task}); "
+                "GET /v1/models lists the speech-recognition models",
+                param="model",
+            )
+        with runtime_errors():
+            prepared = served.model.prepare([request])
+        _check_sync_seconds(served, prepared.tokens)
+        self._meter(caller, served)
+        started = self.clock()
+        with runtime_errors():
+            transcript = served.model.run_prepared(prepared).results[0]
+        elapsed = (self.clock() - started) * 1e3
+        observations.note_audio(prepared.tokens)
+        if self.meter is not None:
+            self.meter.add_units(caller, served.name, {"audio_seconds": prepared.tokens})
+        return TranscriptionResult(served, transcript, prepared.tokens, elapsed)
 
     def infer(
         self,
@@ -370,3 +414,16 @@ class PredictionService:
     def _meter(self, caller: Principal, served: ServedModel) -> None:
         if self.meter is not None:
             self.meter.consume(caller, served.name)
+
+
+def _check_sync_seconds(served: ServedModel, seconds: int) -> None:
+    """PayloadTooLarge for audio longer than a synchronous call transcribes inside API
+    Gateway's 30 s (the manifest's ``max_seconds_sync``); batch jobs take up to
+    ``max_seconds``."""
+    limit = served.model.manifest.preprocessing.get("max_seconds_sync")
+    if limit is not None and seconds > float(limit):
+        raise PayloadTooLarge(
+            f"the audio is {seconds} s long; a request transcribes at most {float(limit):g} s "
+            "(send longer audio as a batch job)",
+            param="file",
+        )

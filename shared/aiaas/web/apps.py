@@ -34,11 +34,10 @@ def configure_logging(level: str, service: str = "aiaas") -> None:
 def create_predict_app(services: Services) -> FastAPI:
     """The PredictFunction app: native, OpenAI-compatible and Open Inference Protocol routes."""
     from aiaas.web.observe import RequestMetrics  # noqa: PLC0415
-    from aiaas.web.routes import chat, infer, openai, predict  # noqa: PLC0415
+    from aiaas.web.routes import audio, chat, infer, openai, predict  # noqa: PLC0415
 
-    app = _app(
-        services, "aiaas predictions", predict.router, openai.router, chat.router, infer.router
-    )
+    routers = (predict.router, openai.router, chat.router, audio.router, infer.router)
+    app = _app(services, "aiaas predictions", *routers)
     # one EMF line and one per-model record (the owner's metrics route) per model request
     app.add_middleware(RequestMetrics, recorder=services.model_metrics.record)
     return app

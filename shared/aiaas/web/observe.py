@@ -22,7 +22,7 @@ from aiaas.serving import observations
 
 logger = logging.getLogger(__name__)
 
-MODEL_ROUTES = {"predict", "explain", "infer", "embeddings", "completions"}
+MODEL_ROUTES = {"predict", "explain", "infer", "embeddings", "completions", "transcriptions"}
 
 
 def _route(path: str) -> str:
@@ -101,6 +101,8 @@ class RequestMetrics:
         if "prompt_tokens" in summary:  # generation: counted when its stream ended
             metrics["PromptTokens"] = (summary["prompt_tokens"], "Count")
             metrics["CompletionTokens"] = (summary["completion_tokens"], "Count")
+        if "audio_seconds" in summary:  # transcription
+            metrics["AudioSeconds"] = (summary["audio_seconds"], "Seconds")
         event: dict[str, Any] = scope.get("aws.event") or {}
         context = event.get("requestContext") or {}
         caller = (context.get("authorizer") or {}).get("lambda") or {}
