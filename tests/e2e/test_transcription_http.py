@@ -141,6 +141,14 @@ def test_audio_over_the_duration_limit_is_413(client: OpenAI) -> None:
     assert "at most 120 s" in refused.value.body["message"]
 
 
+def test_a_decompression_bomb_is_413(client: OpenAI) -> None:
+    hour = encode(wav_of(np.zeros(16_000 * 3600, dtype=np.float32)), "FLAC")  # ~200 KB
+    with pytest.raises(openai_errors.APIStatusError) as refused:
+        client.audio.transcriptions.create(model=MODEL, file=("hour.flac", hour))
+    assert refused.value.status_code == 413
+    assert "longer than 600 s" in refused.value.body["message"]
+
+
 def test_unknown_and_non_speech_models(client: OpenAI) -> None:
     audio = clip(0)[0]
     with pytest.raises(openai_errors.NotFoundError):

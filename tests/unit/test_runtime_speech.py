@@ -9,6 +9,7 @@ import base64
 import io
 import json
 import math
+import time
 import wave
 from pathlib import Path
 from typing import Any
@@ -247,7 +248,18 @@ def test_audio_over_the_limit_is_too_long(model) -> None:  # type: ignore[no-unt
     data = wav_bytes(np.zeros(8000 * (limit + 1)), rate=8000, width=1)
     with pytest.raises(AudioTooLongError) as caught:
         model.prepare([data])
-    assert caught.value.param == "file" and f"at most {limit} s" in caught.value.message
+    assert caught.value.param == "file" and f"longer than {limit} s" in caught.value.message
+
+
+def test_a_decompression_bomb_stops_at_the_limit(model) -> None:  # type: ignore[no-untyped-def]
+    # Given an hour of silence as FLAC: a few hundred kilobytes that decode to 230 MB
+    hour = encode(wav_bytes(np.zeros(16_000 * 3600)), "FLAC")
+    assert len(hour) < 1_000_000
+    # When it is prepared, Then decoding stops past the limit (600 s, 38 MB), at once
+    started = time.perf_counter()
+    with pytest.raises(AudioTooLongError):
+        model.prepare([hour])
+    assert time.perf_counter() - started < 5
 
 
 def test_the_memory_estimate_counts_the_decoder(models_dir: Path) -> None:

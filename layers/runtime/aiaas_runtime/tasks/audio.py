@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from aiaas_runtime.errors import InvalidInputError
+from aiaas_runtime.errors import AudioTooLongError, InvalidInputError
 
 Floats = npt.NDArray[np.float32]
 SAMPLE_RATE = 16_000
@@ -43,32 +43,44 @@ def audio_bytes(value: Any) -> bytes:
     raise InvalidInputError("audio must be bytes or base64 text", param="file")
 
 
-def decode_audio(data: bytes) -> Floats:
+def decode_audio(data: bytes, max_seconds: float) -> Floats:
     """Decode a WAV, FLAC, MP3 or Ogg Vorbis file to float32 mono samples at 16 kHz.
+
+    The file is decoded in 10 s blocks and given up on past ``max_seconds``: a compressed
+    file of a few kilobytes can hold hours of silence (a decompression bomb), so memory stays
+    bounded by the limit, whatever the file claims.
 
     Raises:
         InvalidInputError: The file is empty, not decodable, or holds no samples
             (``param="file"``).
+        AudioTooLongError: It holds more than ``max_seconds`` of audio.
     """
     if not data:
         raise InvalidInputError("the audio file is empty", param="file")
     import miniaudio  # type: ignore[import-untyped]  # noqa: PLC0415 - speech models only
 
+    limit = int(max_seconds * SAMPLE_RATE)
+    blocks, total = [], 0
     try:
-        decoded = miniaudio.decode(
-            data,
-            output_format=miniaudio.SampleFormat.FLOAT32,
-            nchannels=1,
-            sample_rate=SAMPLE_RATE,
-        )
+        for block in miniaudio.stream_memory(
+            data, output_format=miniaudio.SampleFormat.FLOAT32, nchannels=1,
+            sample_rate=SAMPLE_RATE, frames_to_read=10 * SAMPLE_RATE,
+        ):  # fmt: skip
+            blocks.append(np.frombuffer(block, dtype=np.float32))
+            total += len(blocks[-1])
+            if total > limit:
+                raise AudioTooLongError(
+                    f"the audio is longer than {max_seconds:g} s, the most one request transcribes",
+                    param="file",
+                )
     except miniaudio.MiniaudioError as exc:
         raise InvalidInputError(NOT_AUDIO, param="file") from exc
-    samples = np.frombuffer(decoded.samples, dtype=np.float32)
+    samples = np.concatenate(blocks) if blocks else np.empty(0, dtype=np.float32)
     if samples.size == 0:
         raise InvalidInputError("the audio file holds no samples", param="file")
     if not np.isfinite(samples).all():
         raise InvalidInputError(NOT_AUDIO, param="file")
-    return samples.copy()
+    return samples
 
 
 def log_mel(samples: Floats, filters: Floats, padding: int) -> Floats:

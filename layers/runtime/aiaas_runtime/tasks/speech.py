@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 from tokenizers import Tokenizer
 
-from aiaas_runtime.errors import AudioTooLongError, InvalidInputError, RunError
+from aiaas_runtime.errors import InvalidInputError, RunError
 from aiaas_runtime.manifest import ModelManifest
 from aiaas_runtime.session import open_session
 from aiaas_runtime.tasks import audio, transcript
@@ -121,15 +121,8 @@ class SpeechRecognitionProcessor:
         if item.get("audio") is None:
             raise InvalidInputError("an audio file is required", param="file")
         options = self._options(item)
-        samples = audio.decode_audio(audio.audio_bytes(item["audio"]))
-        seconds = len(samples) / self.sample_rate
-        if seconds > self.max_seconds:
-            raise AudioTooLongError(
-                f"the audio is {seconds:.1f} s long; {self.name} transcribes at most "
-                f"{self.max_seconds:g} s in one request",
-                param="file",
-            )
-        return Audio(samples, seconds, *options)
+        samples = audio.decode_audio(audio.audio_bytes(item["audio"]), self.max_seconds)
+        return Audio(samples, len(samples) / self.sample_rate, *options)
 
     def _options(self, item: dict[str, Any]) -> tuple[float, tuple[int, ...], bool, int]:
         language = item.get("language")
