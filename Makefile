@@ -98,6 +98,8 @@ bench: build ## benchmarks side by side (cold start on the sam build artifacts);
 	AIAAS_LOG_LEVEL=WARNING AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) $(PY) bench/explain.py --out bench/results/explain.json
 	AIAAS_LOG_LEVEL=WARNING AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) $(PY) bench/chat.py --models $(MODELS) \
 		--out bench/results/chat.json --peer-python $(BUILD_PY)
+	AIAAS_LOG_LEVEL=WARNING AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) $(PY) bench/speech.py --models $(MODELS) \
+		--out bench/results/speech.json --peer-python $(BUILD_PY)
 
 bench-gpu: $(VENV)/.stamp $(MODELS)/.stamp ## the GPU container vs the CPU runtime only (run it where a GPU is)
 	AIAAS_LOG_LEVEL=WARNING AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) $(PY) bench/gpu.py --out bench/results/gpu.json

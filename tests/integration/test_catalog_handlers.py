@@ -103,7 +103,7 @@ def test_builtins_are_public_in_an_openai_shaped_list(catalog: Handler) -> None:
     models = {m["id"]: m for m in body["data"]}
     assert set(models) == {
         "all-minilm-l6-v2", "iris-rf", "digits-cnn", "image-classifier", "sentiment",
-        "face-detector", "ocr", "smollm2-135m-instruct",
+        "face-detector", "ocr", "smollm2-135m-instruct", "whisper-tiny-en",
     }  # fmt: skip
     assert models["iris-rf"]["object"] == "model" and models["iris-rf"]["owned_by"] == "aiaas"
     assert models["all-minilm-l6-v2"]["outputs"][0]["shape"] == [-1, 384]
@@ -113,6 +113,10 @@ def test_builtins_are_public_in_an_openai_shaped_list(catalog: Handler) -> None:
         if model["task"] == "chat":  # priced per generated token, at ChatFunction's memory
             assert latency["cost_per_million_output_tokens_usd"] > 0, name
             assert latency["memory_mb"] == 3538 and latency["decode_tokens_per_s"] > 0
+            continue
+        if model["task"] == "speech-recognition":  # per hour of audio, at ChatFunction's memory
+            assert 0 < latency["cost_per_audio_hour_usd"] < 0.36, name  # OpenAI's whisper-1
+            assert latency["memory_mb"] == 3538 and latency["real_time_factor"] > 1
             continue
         assert latency["p50_ms"]["1"] > 0 and latency["cost_per_million_usd"] > 0, name
         assert latency["variant"] in {"int8", "fp32"} and latency["memory_mb"] == 2048

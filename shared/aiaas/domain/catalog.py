@@ -24,6 +24,7 @@ from aiaas.domain.catalog_records import (
 from aiaas.domain.pricing import (
     DEFAULT_SERVING_MEMORY_MB,
     PriceConfig,
+    priced_audio,
     priced_latency,
     priced_tokens,
 )
@@ -364,13 +365,16 @@ def in_layer(manifest: ModelManifest) -> StoredWeights:
 
 def builtin_latency(manifest: ModelManifest) -> dict[str, Any]:
     """The build's latency profile of the served file, priced like a registered model's at
-    the serving function's default memory (the template's 2,048 MB), or a chat model's per
-    generated token at ChatFunction's; {} without one."""
+    the serving function's default memory (the template's 2,048 MB), a chat model's per
+    generated token and a speech model's per hour of audio at ChatFunction's; {} without
+    one."""
     measured = manifest.extra.get("latency") or {}
     if not measured.get("p50_ms"):
         return {}
     if manifest.task == "chat":  # generated tokens, at ChatFunction's memory
         return {**measured, **priced_tokens(measured, served_role(manifest))}
+    if manifest.task == "speech-recognition":  # hours of audio, at ChatFunction's memory
+        return {**measured, **priced_audio(measured, served_role(manifest))}
     p50 = {int(batch): float(ms) for batch, ms in measured["p50_ms"].items()}
     price = PriceConfig(memory_mb=DEFAULT_SERVING_MEMORY_MB)
     return {

@@ -13,6 +13,7 @@ BATCH = 32  # rows per request in the batched cost (and the latency profile's la
 DEFAULT_SERVING_MEMORY_MB = 2048  # template.yaml's PredictFunction
 CHAT_SERVING_MEMORY_MB = 3538  # template.yaml's ChatFunction
 CHAT_TOKENS_PER_REQUEST = 128  # output tokens a chat request, for its share of request prices
+AUDIO_SECONDS_PER_REQUEST = 30  # a transcription request's audio, for its share of request prices
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,3 +96,18 @@ def priced_tokens(measured: Mapping[str, Any], variant: str) -> dict[str, float 
     )  # fmt: skip
     return {"variant": variant, "memory_mb": price.memory_mb,
             "cost_per_million_output_tokens_usd": cost}  # fmt: skip
+
+
+def priced_audio(measured: Mapping[str, Any], variant: str) -> dict[str, float | str | int]:
+    """A speech model's cost of an hour of audio at ChatFunction's memory, from the real-time
+    factor its build measured (audio seconds read a second on ``threads`` vCPUs), requests of
+    ``AUDIO_SECONDS_PER_REQUEST`` seconds (the formula of `cost_per_million_tokens`, with audio
+    seconds for tokens)."""
+    price = PriceConfig(memory_mb=CHAT_SERVING_MEMORY_MB)
+    per_vcpu = float(measured["real_time_factor"]) / int(measured["threads"])
+    per_million_seconds = cost_per_million_tokens(
+        per_vcpu, AUDIO_SECONDS_PER_REQUEST, memory_mb=price.memory_mb,
+        per_gb_second=price.per_gb_second, per_request=price.per_request,
+    )  # fmt: skip
+    return {"variant": variant, "memory_mb": price.memory_mb,
+            "cost_per_audio_hour_usd": per_million_seconds * 3600 / 1_000_000}  # fmt: skip
