@@ -23,7 +23,6 @@ import contextlib
 import io
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # modelzoo.wer, stdlib only
 from chat import CALLER, PRICES, predict_app
 from common import write_json
 from run import machine
@@ -39,6 +39,7 @@ from run import machine
 from aiaas.domain.pricing import cost_per_million_tokens
 from aiaas_dev.events import build_event
 from aiaas_runtime.session import available_cpus
+from modelzoo.wer import word_error_rate
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "whisper-tiny-en"
@@ -48,22 +49,6 @@ ROUNDS = {"short": 3, "long": 2}
 MEMORY_MB = 3538  # template.yaml's ChatFunction
 MB_PER_VCPU = 1769
 BOUNDARY = "benchspeechboundary"
-
-
-def words(text: str) -> list[str]:
-    """Lower-case words without punctuation (as ``tests/speech.py`` counts them)."""
-    return re.findall(r"[a-z0-9']+", text.lower().replace("-", " "))
-
-
-def wer(reference: str, hypothesis: str) -> float:
-    """Word error rate: word-level edit distance over the reference's word count."""
-    ref, hyp = words(reference), words(hypothesis)
-    row = list(range(len(hyp) + 1))
-    for i, word in enumerate(ref, 1):
-        previous, row[0] = row[0], i
-        for j, other in enumerate(hyp, 1):
-            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (word != other))
-    return round(row[-1] / max(len(ref), 1), 4)
 
 
 class Peer:
@@ -119,11 +104,12 @@ def side_by_side(served: Any, peer: Peer, clips: dict[str, dict[str, Any]]) -> d
         cases[case] = {
             "file": clip["path"].name, "audio_seconds": round(seconds, 3),
             "runtime": {"ms": round(ms, 1), "real_time_factor": round(seconds / ms * 1e3, 2),
-                        "wer": wer(clip["text"], mine[0]["text"]), "tokens": mine[0]["tokens"],
-                        "fallbacks": mine[0]["fallbacks"], "text": mine[0]["text"]},
+                        "wer": word_error_rate(clip["text"], mine[0]["text"]),
+                        "tokens": mine[0]["tokens"], "fallbacks": mine[0]["fallbacks"],
+                        "text": mine[0]["text"]},
             "pytorch": {"ms": round(peer_ms, 1),
                         "real_time_factor": round(seconds / peer_ms * 1e3, 2),
-                        "wer": wer(clip["text"], theirs[0]["text"]),
+                        "wer": word_error_rate(clip["text"], theirs[0]["text"]),
                         "tokens": theirs[0]["tokens"], "text": theirs[0]["text"]},
             "rounds": ROUNDS[case], "speedup_vs_pytorch": round(peer_ms / ms, 2),
         }  # fmt: skip

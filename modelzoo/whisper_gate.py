@@ -12,7 +12,6 @@ and says so in the manifest.
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 import subprocess
 import time
@@ -24,6 +23,7 @@ import torch
 from transformers import GenerationConfig, WhisperFeatureExtractor
 
 from modelzoo import common
+from modelzoo.wer import word_error_rate
 
 log = logging.getLogger("modelzoo.whisper")
 
@@ -45,22 +45,6 @@ CLIPS = {
     "children sang songs late into the night.",
 }
 MAX_WER = 0.15  # per clip; the runtime and PyTorch give the same tokens, so this is the model's
-
-
-def words(text: str) -> list[str]:
-    """Lower-case words without punctuation (``neighbours``/``neighbors`` stay different)."""
-    return re.sub(r"[^a-z0-9' ]+", " ", text.lower().replace("-", " ")).split()
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    """Word-level Levenshtein distance over the reference's word count."""
-    ref, hyp = words(reference), words(hypothesis)
-    row = list(range(len(hyp) + 1))
-    for i, word in enumerate(ref, 1):
-        previous, row[0] = row[0], i
-        for j, other in enumerate(hyp, 1):
-            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (word != other))
-    return round(row[-1] / max(1, len(ref)), 4)
 
 
 def make_clips(folder: Path) -> list[dict[str, Any]] | None:

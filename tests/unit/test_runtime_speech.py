@@ -21,8 +21,8 @@ from aiaas_runtime import AudioTooLongError, ModelRegistry, PredictParams
 from aiaas_runtime import blocks as block_weights
 from aiaas_runtime.errors import InvalidInputError
 from aiaas_runtime.tasks.transcript import Window
-from tests.speech import SPEECH, encode, words
-from tests.speech import wer as word_error_rate
+from modelzoo.wer import word_error_rate, words
+from tests.speech import SPEECH, encode
 
 NAME = "whisper-tiny-en"
 MAX_WER = 0.15
