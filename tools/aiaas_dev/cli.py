@@ -25,6 +25,7 @@ from aiaas_dev.events import (
     with_authorizer_context,
 )
 from aiaas_dev.gpu_app import GpuAppError
+from aiaas_dev.openapi import write_document
 from aiaas_dev.routes import Route, RouteTable
 from aiaas_dev.schedules import DEV_PATH
 from aiaas_dev.sqs_poller import RETRY_DELAY_S
@@ -54,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
         ("serve", "serve the template's HttpApi on loopback, like `sam local start-api`"),
         ("event", "print the HTTP API event for a request to the template's routes"),
         ("schedule", "run a scheduled function of a running `serve` now"),
+        ("openapi", "write one OpenAPI document of every route, merged from the functions' apps"),
     ]:
         command = commands.add_parser(name, help=text, description=text)
         command.add_argument("--template", type=Path, default=Path("template.yaml"))
@@ -97,6 +99,12 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     serve.add_argument("--example-body", default=DEFAULT_EXAMPLE_BODY)
     serve.add_argument("--log-level", default="INFO", help="level of the local stack's own logs")
+    serve.add_argument(
+        "--console", type=Path, default=None, metavar="DIR",
+        help="serve the web console's built files (make console: build/console) for every "
+        "GET that no route takes, / included",
+    )  # fmt: skip
+    commands.choices["openapi"].add_argument("--out", type=Path, required=True, metavar="FILE")
     _event_arguments(commands.choices["event"])
     schedule = commands.choices["schedule"]
     schedule.add_argument("function", help="the function's logical ID (DriftFunction)")
@@ -185,6 +193,8 @@ def _banner(stack: LocalStack, args: argparse.Namespace) -> str:
         lines += ["Created in moto:", *(f"  {p.describe()}" for p in stack.provisioned), ""]
     lines += _event_source_lines(stack)
     lines += _gpu_lines(stack)
+    if stack.console_dir is not None:
+        lines += [f"Web console: {stack.base_url}/ (files from {stack.console_dir})", ""]
     lines += [
         "All functions share this process and its environment; each runs one request at a time.",
         "Try:",
@@ -249,6 +259,7 @@ def _serve(template: Template, args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         state_dir=args.state,
         schedules=not args.no_schedules,
+        console_dir=args.console,
     )
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -355,4 +366,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "event":
         return _event(template, args)
+    if args.command == "openapi":
+        document = write_document(template.routes, args.out)
+        print(f"{args.out}: {len(document['paths'])} paths")
+        return 0
     return _serve(template, args)

@@ -22,6 +22,7 @@ from aiaas_dev.responses import (
 )
 from aiaas_dev.routes import RouteTable
 from aiaas_dev.schedules import DEV_PATH, Scheduler
+from aiaas_dev.static import StaticFiles
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class Gateway:
         workers: Mapping[str, Invoker],
         authorizers: Mapping[str, Authorizer] | None = None,
         scheduler: Scheduler | None = None,
+        console: StaticFiles | None = None,
     ) -> None:
         """Create the gateway.
 
@@ -76,11 +78,13 @@ class Gateway:
             authorizers: The Lambda authorizers the routes name, by name.
             scheduler: Runs scheduled functions on demand
                 (``POST /_aiaas_dev/schedules/<FunctionLogicalId>``).
+            console: The web console's files, for a GET or HEAD that no route takes.
         """
         self.table = table
         self.workers = workers
         self.authorizers = dict(authorizers or {})
         self.scheduler = scheduler
+        self.console = console
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         """Answer one request as API Gateway and Lambda would.
@@ -112,7 +116,7 @@ class Gateway:
             protocol=request.protocol,
         )
         if routed is None:
-            return json_message(404, "Not Found")
+            return self._static(request) or json_message(404, "Not Found")
         match, event = routed
         if match.route.authorizer is not None:
             decision = self.authorizers[match.route.authorizer].authorize(event)
@@ -124,6 +128,11 @@ class Gateway:
         worker = self.workers[match.route.function]
         streamed = self._invoke_stream(worker, event) if _wants_stream(request) else None
         return streamed or self._invoke(worker, event)
+
+    def _static(self, request: HttpRequest) -> HttpResponse | None:
+        if self.console is None or request.method not in ("GET", "HEAD"):
+            return None
+        return self.console.response(request.target)
 
     @staticmethod
     def _run_schedule(scheduler: Scheduler, request: HttpRequest) -> HttpResponse:

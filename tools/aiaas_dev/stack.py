@@ -30,6 +30,7 @@ from aiaas_dev.schedules import Scheduler
 from aiaas_dev.server import Gateway, GatewayHTTPServer
 from aiaas_dev.sqs_poller import SQSEventPoller, start_sqs_event_sources
 from aiaas_dev.state import load_state, save_state
+from aiaas_dev.static import StaticFiles
 from aiaas_dev.template import FunctionSpec, Template
 
 DEFAULT_CONCURRENCY = 4  # execution environments per function, at most (--concurrency)
@@ -76,6 +77,7 @@ class LocalStack:
         concurrency: int = DEFAULT_CONCURRENCY,
         state_dir: Path | None = None,
         schedules: bool = True,
+        console_dir: Path | None = None,
     ) -> None:
         """Create the stack (call `start`).
 
@@ -92,6 +94,8 @@ class LocalStack:
                 (``--state``; see ``aiaas_dev.state``); None keeps them in memory only.
             schedules: Run ``rate(...)`` schedules on their rate (False: on demand only,
                 ``--no-schedules``; see ``aiaas_dev.schedules``).
+            console_dir: The web console's built files, served for every GET no route
+                takes (``--console``); None serves the API only.
         """
         self.template = template
         self.host = host
@@ -102,6 +106,7 @@ class LocalStack:
         self.gpu_app: GpuApp | None = None
         self.concurrency = concurrency
         self.state_dir = state_dir
+        self.console_dir = console_dir
         self.workers: dict[str, FunctionPool] = {}
         self.provisioned: list[Provisioned] = []
         self.s3_pollers: list[S3EventPoller] = []
@@ -160,7 +165,8 @@ class LocalStack:
         }
         self._start_event_sources()
         self.scheduler.start()
-        gateway = Gateway(self.table, self.workers, authorizers, self.scheduler)
+        console = StaticFiles(self.console_dir) if self.console_dir is not None else None
+        gateway = Gateway(self.table, self.workers, authorizers, self.scheduler, console)
         self._httpd = GatewayHTTPServer((self.host, self.port), gateway)
         threading.Thread(
             target=self._httpd.serve_forever, args=(0.1,), name="http", daemon=True
