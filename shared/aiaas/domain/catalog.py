@@ -330,6 +330,8 @@ def seed_builtins(
             runtime="cpu",
             created_at=now,
             default_version=1,
+            # what the console's form and the catalog show (serving reads the manifest)
+            features=list(manifest.preprocessing.get("features") or []),
         )
         try:
             store.create_model(model)
