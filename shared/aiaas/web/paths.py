@@ -18,6 +18,7 @@ from aiaas.web.errors import error_response
 
 # %2F / %5C (slash, backslash), %00-%1F and %7F (control characters), any case
 HIDDEN = re.compile(r"%(?:2f|5c|[01][0-9a-f]|7f)", re.IGNORECASE)
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # one regex scan, not a Python loop per character
 
 
 class PathGuard:
@@ -53,4 +54,4 @@ def _hides_something(scope: Scope) -> bool:
 
 
 def _control(text: str) -> bool:
-    return any(ord(char) < 32 or ord(char) == 127 for char in text)
+    return CONTROL.search(text) is not None
