@@ -130,11 +130,11 @@ validate: $(VENV)/.stamp .venv-sam/.stamp ## sam validate --lint, with the GPU v
 		GpuImageUri=123456789012.dkr.ecr.$(REGION).amazonaws.com/aiaas-gpu:1
 	$(SAM) validate --lint --region $(REGION) -t .template-gpu.yaml; status=$$?; rm -f .template-gpu.yaml; exit $$status
 
-seed: $(VENV)/.stamp $(MODELS)/.stamp ## after `sam deploy`: upload the built-ins the layer does not carry (STACK=name)
+seed: $(VENV)/.stamp $(MODELS)/.stamp ## after `sam deploy`: upload the built-ins the layer does not carry (STACK=name [GPU=a,b])
 	@test -n "$(STACK)" || { echo "usage: make seed STACK=<stack name>"; exit 1; }
 	out() { $(VENV)/bin/python -c 'import boto3, sys; o = boto3.client("cloudformation").describe_stacks(StackName=sys.argv[1])["Stacks"][0]["Outputs"]; print(next(x["OutputValue"] for x in o if x["OutputKey"] == sys.argv[2]))' $(STACK) $$1; }; \
 	$(PY) -m aiaas.registration.seed --models $(MODELS) --table "$$(out ModelsTableName)" \
-		--bucket "$$(out WeightsBucketName)" --layer "$$(out LayerModels)"
+		--bucket "$$(out WeightsBucketName)" --layer "$$(out LayerModels)" $(if $(GPU),--gpu $(GPU))
 
 clean: ## remove build outputs (keeps the venvs)
 	rm -rf .aws-sam build bench/results .mypy_cache .ruff_cache .pytest_cache

@@ -22,12 +22,16 @@ from aiaas.protocols import (
     encode_response,
     header_length_of,
 )
-from aiaas.serving.gpu import GpuTarget
+from aiaas.serving.gpu import GpuTarget, GpuTaskTarget
 from aiaas.serving.gpu_client import (
+    TASK_JSON,
     SageMakerGpuBackend,
     decode_invocation,
+    decode_task,
     encode_invocation,
+    encode_task,
     parse_target,
+    parse_task_target,
     target_parameters,
 )
 
@@ -247,3 +251,50 @@ def test_the_functions_pick_their_gpu_backend_from_settings(
         monkeypatch.setenv(name, value)
     chosen = Services(Settings()).gpu_backend
     assert (type(chosen).__name__ if chosen else None) == backend
+
+
+TASK = GpuTaskTarget(
+    "smollm2-135m-instruct", 1, {"name": "smollm2-135m-instruct", "task": "chat"},
+    (("fp32", "s3://weights/builtins/smollm2/1/model.fp32.onnx", "cd" * 32),),
+)  # fmt: skip
+
+
+def test_a_task_invocation_round_trips_to_the_same_target() -> None:
+    body = encode_task(TASK, {"messages": [{"role": "user", "content": "Hi"}]})
+    doc = json.loads(body)
+    assert parse_task_target(doc["parameters"]) == TASK
+    assert doc["task"]["messages"][0]["content"] == "Hi"
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [None, {"model": "m", "version": 0, "manifest": {}, "artifacts": []},
+     {"model": "m", "version": 1, "manifest": [], "artifacts": []},
+     {"model": "m", "version": 1, "manifest": {}, "artifacts": [["fp32", "s3://b/k"]]},
+     {"model": "m", "version": 1, "manifest": {}, "artifacts": [["fp32", "s3://b/k", 3]]}],
+)  # fmt: skip
+def test_a_bad_task_target_is_refused(parameters: Any) -> None:
+    with pytest.raises(InvalidInput):
+        parse_task_target(parameters)
+
+
+def test_sagemaker_backend_runs_a_task(sagemaker: Any) -> None:
+    client, stubber = sagemaker
+    item = {"messages": [{"role": "user", "content": "Hi"}]}
+    result = {"text": "Hello!", "finish_reason": "stop", "prompt_tokens": 30,
+              "completion_tokens": 3}  # fmt: skip
+    answer = json.dumps({"result": result}).encode()
+    stubber.add_response(
+        "invoke_endpoint",
+        {"Body": StreamingBody(io.BytesIO(answer), len(answer)), "ContentType": "application/json"},
+        {"EndpointName": "aiaas-gpu", "ContentType": TASK_JSON, "Accept": "application/json",
+         "Body": encode_task(TASK, item)},
+    )  # fmt: skip
+
+    assert SageMakerGpuBackend(client, "aiaas-gpu").run_task(TASK, item) == result
+
+
+@pytest.mark.parametrize("answer", [b"not json", b'{"other": 1}', b'{"result": [1]}'])
+def test_a_malformed_task_response_is_the_backend_failing(answer: bytes) -> None:
+    with pytest.raises(Unavailable):
+        decode_task(answer)

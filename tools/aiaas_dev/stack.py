@@ -318,6 +318,8 @@ def seed_s3_builtins(environment: dict[str, str]) -> list[str]:
     if not manifests:
         return []
     store = DynamoCatalog(boto3.client("dynamodb"), table)
-    seeded = seed(store, S3Weights(boto3.client("s3"), bucket), manifests)
+    # built-ins the GPU container serves (make seed's --gpu), as --env AIAAS_GPU_BUILTINS=a,b
+    gpu = {n.strip() for n in environment.get("AIAAS_GPU_BUILTINS", "").split(",") if n.strip()}
+    seeded = seed(store, S3Weights(boto3.client("s3"), bucket), manifests, gpu)
     logger.info("built-ins served from S3: %s", ", ".join(seeded))
     return seeded

@@ -7,7 +7,7 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -309,6 +309,7 @@ def seed_builtins(
     stored: Callable[[ModelManifest], StoredWeights] | None = None,
     *,
     now: int,
+    gpu: Collection[str] = (),
 ) -> list[str]:
     """Make built-in models public catalog entries, once (idempotent); the names seeded.
 
@@ -318,6 +319,7 @@ def seed_builtins(
         stored: Where each one's weights are (``aiaas.registration.seed`` uploads them to S3
             first); default: the models layer.
         now: Creation time (epoch seconds).
+        gpu: Built-ins served by the GPU container (runtime ``gpu``); the rest run on CPU.
     """
     seeded = []
     for manifest in manifests:
@@ -327,7 +329,7 @@ def seed_builtins(
             task=manifest.task,
             description=manifest.description,
             visibility="public",
-            runtime="cpu",
+            runtime="gpu" if manifest.name in gpu else "cpu",
             created_at=now,
             default_version=1,
             # what the console's form and the catalog show (serving reads the manifest)

@@ -5,6 +5,8 @@ first request for a target downloads the weights through the shared ``WeightsCac
 (verified against the sha256), opens a session (fp16 when it passes the gate on a GPU) and
 starts its ``DynamicBatcher``. Loaded versions live in the runtime's `ModelPool`: concurrent
 first requests load once; the least recently used model is unloaded beyond ``max_models``.
+A generative model (chat, speech) is a whole runtime `Model` instead, on every file its
+target names, run request by request (`GpuModels.run_task`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from aiaas.aws.lite import error_code
@@ -22,12 +25,16 @@ from aiaas.gpu.fp16 import fp16_variant
 from aiaas.gpu.runtime import Runtime, check_feeds, input_specs, provider_of, runner
 from aiaas.registration.quantization import GateConfig
 from aiaas.registration.validation import error_text
-from aiaas.serving.gpu import GpuTarget
+from aiaas.serving.gpu import GpuTarget, GpuTaskTarget
+from aiaas.serving.predictions import runtime_errors
 from aiaas.serving.weights_cache import WeightsCache
+from aiaas_runtime import Model, SessionRunner
 from aiaas_runtime.batcher import DynamicBatcher, Feeds
 from aiaas_runtime.errors import BatcherClosedError, QueueFullError
-from aiaas_runtime.manifest import TensorSpec
+from aiaas_runtime.manifest import TensorSpec, parse_manifest
 from aiaas_runtime.pool import ModelPool, Opened
+from aiaas_runtime.session import open_session
+from aiaas_runtime.tasks import processor_for
 
 logger = logging.getLogger(__name__)
 
@@ -156,6 +163,8 @@ class GpuModels:
         self._pool: ModelPool[LoadedModel] = ModelPool(
             max_items=max_models, max_bytes=1 << 62, on_evict=_unload
         )
+        self._tasks: ModelPool[Model] = ModelPool(max_items=max_models, max_bytes=1 << 62)
+        self._task_runs: dict[str, int] = {}
 
     async def load(self, target: GpuTarget) -> LoadedModel:
         """``get`` for the event loop: a loaded model at once, a load in a worker thread.
@@ -196,9 +205,54 @@ class GpuModels:
         self.check(target)
         return self._pool.get(_key(target), lambda: Opened(self._load(target), 0))
 
+    def run_task(self, target: GpuTaskTarget, item: Any) -> dict[str, Any]:
+        """A generative model's whole request (chat, speech), on its sessions here, loaded on
+        first use (blocking: call from a thread).
+
+        Raises:
+            InvalidInput: A file outside the weights bucket, or a request the model refuses.
+            NotFound, Unavailable: As ``get``.
+        """
+        for _, uri, sha256 in target.artifacts:
+            self.check(GpuTarget(target.model, target.version, uri, sha256, ()))
+        key = (target.model, target.version, "task")
+        model = self._tasks.get(key, lambda: Opened(self._load_task(target), 0))
+        with runtime_errors():
+            result: dict[str, Any] = model.predict([item]).results[0]
+        self._task_runs[target.model] = self._task_runs.get(target.model, 0) + 1
+        return result
+
+    def _load_task(self, target: GpuTaskTarget) -> Model:
+        files = {
+            role: self._fetch(target.model, target.version, uri, sha256)
+            for role, uri, sha256 in target.artifacts
+        }
+        artifacts = {
+            role: {"file": path.name, "sha256": sha256, "size": path.stat().st_size}
+            for (role, _, sha256), path in zip(target.artifacts, files.values(), strict=True)
+        }
+        with runtime_errors():
+            manifest = parse_manifest(
+                {**target.manifest, "artifacts": artifacts}, files["fp32"].parent
+            )
+            session = open_session(
+                files["fp32"], prefer_gpu=self.runtime.gpu, blocks=files.get("blocks")
+            )
+        logger.info("loaded %s version %s (%s) on %s", target.model, target.version,
+                    manifest.task, provider_of(session))  # fmt: skip
+        return Model(manifest, SessionRunner(session), processor_for(manifest), "fp32")
+
     def stats(self) -> list[dict[str, Any]]:
         """Every loaded model, most recently used last."""
         return [model.describe() for model in self._pool.values()]
+
+    def task_stats(self) -> list[dict[str, Any]]:
+        """Every loaded generative model and the requests it ran."""
+        return [
+            {"model": model.manifest.name, "version": model.manifest.version,
+             "task": model.manifest.task, "requests": self._task_runs.get(model.manifest.name, 0)}
+            for model in self._tasks.values()
+        ]  # fmt: skip
 
     def close(self) -> None:
         """Stop every batcher (waiting requests fail)."""
@@ -236,17 +290,19 @@ class GpuModels:
         return LoadedModel(target, inputs, outputs, variant, provider, reason, batcher)
 
     def _weights(self, target: GpuTarget) -> bytes:
+        path = self._fetch(target.model, target.version, target.artifact, target.sha256)
+        return path.read_bytes()
+
+    def _fetch(self, model: str, version: int, uri: str, sha256: str) -> Path:
         try:
-            path = self.cache.path(target.artifact, target.sha256)
+            return self.cache.path(uri, sha256)
         except Unavailable as exc:
             if error_code(exc.__cause__ or exc) in MISSING_OBJECT:
                 raise NotFound(
-                    f"the weights of {target.model!r} version {target.version} are not in the "
-                    "weights bucket",
+                    f"the weights of {model!r} version {version} are not in the weights bucket",
                     param="artifact",
                 ) from exc
             raise
-        return path.read_bytes()
 
 
 def _unload(old: LoadedModel) -> None:

@@ -9,11 +9,16 @@ binary outputs under the same content type, JSON otherwise. Its ``parameters`` s
 (``variant``: fp16/fp32, ``provider``). Errors are ``{"error": "<message>"}``: 400 bad body,
 parameters or tensors; 404 weights missing from S3; 413 body too large; 503 weights that do
 not match their sha256, a model that cannot load, or a full queue (with Retry-After).
-``GET /stats`` shows each loaded model's batcher (for the bench; SageMaker does not route it).
+A generative built-in's whole request (``application/vnd.aiaas.task+json``:
+``{"task": <the request as sent>, "parameters": <version, manifest and files>}``) runs on the
+model's own processor and sessions here and answers ``{"result": ...}``
+(`aiaas.serving.gpu_tasks`). ``GET /stats`` shows each loaded model's batcher and each
+generative model's requests (for the bench and tests; SageMaker does not route it).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -22,7 +27,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from aiaas.errors import PayloadTooLarge
+from aiaas.errors import InvalidInput, PayloadTooLarge
 from aiaas.gpu.models import GpuModels
 from aiaas.protocols import (
     HEADER_LENGTH,
@@ -32,7 +37,7 @@ from aiaas.protocols import (
     encode_response,
     header_length_of,
 )
-from aiaas.serving.gpu_client import parse_target
+from aiaas.serving.gpu_client import TASK_JSON, parse_target, parse_task_target
 from aiaas.settings import Settings
 from aiaas.web.errors import install_error_handlers, shaped_router
 from aiaas.web.responses import FastJSONResponse
@@ -67,14 +72,17 @@ async def ping() -> dict[str, str]:
 
 @router.get("/stats")
 async def stats(models: ModelsDep) -> dict[str, Any]:
-    """Loaded models: variant, provider and batcher counters."""
-    return {"models": models.stats()}
+    """Loaded models: variant, provider and batcher counters; generative models' requests."""
+    return {"models": models.stats(), "tasks": models.task_stats()}
 
 
 @router.post("/invocations")
 async def invocations(request: Request, models: ModelsDep, max_body: MaxBodyDep) -> Response:
-    """Run one Open Inference Protocol request on the model its parameters name."""
+    """Run one Open Inference Protocol request on the model its parameters name (or a
+    generative model's whole request: ``application/vnd.aiaas.task+json``)."""
     body = await read_body(request, max_body)
+    if request.headers.get("content-type", "").startswith(TASK_JSON):
+        return await _task(models, body)
     header_length = header_length_of(
         request.headers.get("content-type"), request.headers.get(HEADER_LENGTH)
     )
@@ -92,6 +100,19 @@ async def invocations(request: Request, models: ModelsDep, max_body: MaxBodyDep)
         infer,
         {"variant": loaded.variant, "provider": loaded.provider},
     )
+
+
+async def _task(models: GpuModels, body: bytes) -> Response:
+    """``{"task": item, "parameters": target}`` -> ``{"result": ...}``, run in a thread."""
+    try:
+        doc = json.loads(body)
+    except ValueError as exc:
+        raise InvalidInput("a task invocation is a JSON object", param="body") from exc
+    if not isinstance(doc, dict) or "task" not in doc:
+        raise InvalidInput("a task invocation carries task and parameters", param="body")
+    target = parse_task_target(doc.get("parameters"))
+    result = await run_in_threadpool(models.run_task, target, doc["task"])
+    return FastJSONResponse({"result": result}, headers={"x-aiaas-variant": "fp32"})
 
 
 def _response(

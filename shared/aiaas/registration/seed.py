@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from aiaas.domain.catalog import StoredWeights, seed_builtins
@@ -35,9 +35,13 @@ UPLOADED = (
 
 
 def seed_s3_builtins(
-    store: CatalogStore, weights: Weights, manifests: Iterable[ModelManifest]
+    store: CatalogStore,
+    weights: Weights,
+    manifests: Iterable[ModelManifest],
+    gpu: Collection[str] = (),
 ) -> list[str]:
-    """Upload each model's files and make it a public catalog entry; the names seeded."""
+    """Upload each model's files and make it a public catalog entry (runtime ``gpu`` for the
+    names in ``gpu``: the GPU container serves them); the names seeded."""
 
     def upload(manifest: ModelManifest) -> StoredWeights:
         artifacts, digests = {}, {}
@@ -50,7 +54,7 @@ def seed_s3_builtins(
         raw = json.loads((manifest.directory / MANIFEST_FILE).read_text())
         return StoredWeights(artifacts, digests, raw)
 
-    return seed_builtins(store, manifests, upload, now=int(time.time()))
+    return seed_builtins(store, manifests, upload, now=int(time.time()), gpu=gpu)
 
 
 def not_in_layer(models_dir: Path, layer: Iterable[str]) -> list[ModelManifest]:
@@ -72,11 +76,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--table", required=True, help="the stack's ModelsTable")
     parser.add_argument("--bucket", required=True, help="the stack's WeightsBucket")
     parser.add_argument("--layer", default="", help="models the layer carries, comma-separated")
+    parser.add_argument(
+        "--gpu", default="", help="built-ins the GPU container serves (EnableGpu), comma-separated"
+    )
     args = parser.parse_args(argv)
     layer = [name.strip() for name in args.layer.split(",") if name.strip()]
+    gpu = {name.strip() for name in args.gpu.split(",") if name.strip()}
     store = DynamoCatalog(boto3.client("dynamodb"), args.table)
     weights = S3Weights(boto3.client("s3"), args.bucket)
-    seeded = seed_s3_builtins(store, weights, not_in_layer(args.models, layer))
+    seeded = seed_s3_builtins(store, weights, not_in_layer(args.models, layer), gpu)
     print(json.dumps({"seeded": seeded}))
 
 

@@ -35,6 +35,24 @@ class GpuTarget:
     outputs: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class GpuTaskTarget:
+    """A generative catalog version (chat, speech), run whole in the container: its build
+    manifest and every file it opens, each verified by its sha256 there.
+
+    Attributes:
+        model: The model's name.
+        version: The version number.
+        manifest: The build manifest (the container replaces its artifacts with its copies).
+        artifacts: ``(role, s3 URI, sha256)`` of every file.
+    """
+
+    model: str
+    version: int
+    manifest: dict[str, Any]
+    artifacts: tuple[tuple[str, str, str], ...]
+
+
 class GpuBackend(Protocol):
     """Where models whose runtime is ``gpu`` run: a SageMaker endpoint, or a local process."""
 
@@ -42,6 +60,10 @@ class GpuBackend(Protocol):
         self, target: GpuTarget, inputs: dict[str, npt.NDArray[Any]]
     ) -> dict[str, npt.NDArray[Any]]:
         """Run one request remotely; every output of the graph comes back."""
+        ...
+
+    def run_task(self, target: GpuTaskTarget, item: dict[str, Any]) -> dict[str, Any]:
+        """Run one whole request of a generative model remotely; its result comes back."""
         ...
 
 

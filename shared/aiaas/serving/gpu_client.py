@@ -35,11 +35,13 @@ from aiaas.protocols import (
     header_length_of,
 )
 from aiaas.protocols.oip_binary import Array
-from aiaas.serving.gpu import GpuTarget
+from aiaas.serving.gpu import GpuTarget, GpuTaskTarget
 
 logger = logging.getLogger(__name__)
 
 Tensors = dict[str, Array]
+# a generative model's whole request (`aiaas.serving.gpu_tasks`): {"task": item, "parameters"}
+TASK_JSON = "application/vnd.aiaas.task+json"
 # SageMaker runtime errors that mean "try again later" rather than "bad request".
 _RETRYABLE = frozenset(
     {
@@ -85,6 +87,60 @@ def parse_target(parameters: Mapping[str, Any]) -> GpuTarget:
     if not isinstance(outputs, list) or not all(isinstance(o, str) for o in outputs):
         raise InvalidInput("parameters.outputs must be a list of names", param="parameters.outputs")
     return GpuTarget(model, version, artifact, sha256, tuple(outputs))
+
+
+def task_parameters(target: GpuTaskTarget) -> dict[str, Any]:
+    """The ``parameters`` that name a generative target: version, manifest and files."""
+    return {
+        "model": target.model,
+        "version": target.version,
+        "manifest": target.manifest,
+        "artifacts": [list(artifact) for artifact in target.artifacts],
+    }
+
+
+def parse_task_target(parameters: Any) -> GpuTaskTarget:
+    """The generative target a task invocation names (the container's side).
+
+    Raises:
+        InvalidInput: A parameter is missing or of the wrong type.
+    """
+    if not isinstance(parameters, dict):
+        raise InvalidInput("parameters must be an object", param="parameters")
+    model, version = parameters.get("model"), parameters.get("version")
+    manifest, artifacts = parameters.get("manifest"), parameters.get("artifacts")
+    if not isinstance(model, str) or not model or type(version) is not int or version < 1:
+        raise InvalidInput("parameters must name the model and its version", param="parameters")
+    if not isinstance(manifest, dict) or not isinstance(artifacts, list):
+        raise InvalidInput("parameters must carry the manifest and artifacts", param="parameters")
+    files = []
+    for entry in artifacts:
+        if not isinstance(entry, list) or len(entry) != 3:
+            raise InvalidInput("each artifact is [role, s3 URI, sha256]", param="artifacts")
+        if not all(isinstance(part, str) for part in entry):
+            raise InvalidInput("each artifact is [role, s3 URI, sha256]", param="artifacts")
+        files.append((entry[0], entry[1], entry[2]))
+    return GpuTaskTarget(model, version, manifest, tuple(files))
+
+
+def encode_task(target: GpuTaskTarget, item: Any) -> bytes:
+    """The body of a task invocation."""
+    return json.dumps({"task": item, "parameters": task_parameters(target)}).encode()
+
+
+def decode_task(body: bytes) -> dict[str, Any]:
+    """The result of a task invocation.
+
+    Raises:
+        Unavailable: The response is not ``{"result": {...}}``.
+    """
+    try:
+        result = json.loads(body)["result"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise Unavailable("the GPU backend sent a malformed task response") from exc
+    if not isinstance(result, dict):
+        raise Unavailable("the GPU backend sent a malformed task response")
+    return result
 
 
 def encode_invocation(target: GpuTarget, feeds: Mapping[str, Array]) -> tuple[bytes, str]:
@@ -149,20 +205,32 @@ class SageMakerGpuBackend:
             Unavailable: The endpoint or the container could not serve it now.
         """
         body, content_type = encode_invocation(target, inputs)
+        payload, answered = self._invoke(body, content_type, BINARY_JSON)
+        return decode_invocation(payload, answered)
+
+    def run_task(self, target: GpuTaskTarget, item: dict[str, Any]) -> dict[str, Any]:
+        """Run a generative model's whole request on the endpoint; its result.
+
+        Raises:
+            InvalidInput, NotFound, PayloadTooLarge, Unavailable: As `infer`.
+        """
+        payload, _ = self._invoke(encode_task(target, item), TASK_JSON, "application/json")
+        return decode_task(payload)
+
+    def _invoke(self, body: bytes, content_type: str, accept: str) -> tuple[bytes, str | None]:
         try:
             response = self.client.invoke_endpoint(
                 EndpointName=self.endpoint_name,
                 ContentType=content_type,
-                Accept=BINARY_JSON,
+                Accept=accept,
                 Body=body,
             )
-            payload = response["Body"].read()
+            return response["Body"].read(), response.get("ContentType")
         except Exception as exc:
             translated = self._translate(exc)
             if translated is None:
                 raise  # a bug of ours, not the endpoint's answer
             raise translated from exc
-        return decode_invocation(payload, response.get("ContentType"))
 
     def _translate(self, exc: Exception) -> DomainError | None:
         code = error_code(exc)
@@ -204,15 +272,26 @@ class HttpGpuBackend:
             Unavailable: It could not be reached, timed out or failed.
         """
         body, content_type = encode_invocation(target, inputs)
+        payload, answered_type = self._post(body, content_type)
+        return decode_invocation(payload, answered_type)
+
+    def run_task(self, target: GpuTaskTarget, item: dict[str, Any]) -> dict[str, Any]:
+        """Run a generative model's whole request on the container; its result.
+
+        Raises:
+            InvalidInput, NotFound, PayloadTooLarge, Unavailable: As `infer`.
+        """
+        payload, _ = self._post(encode_task(target, item), TASK_JSON)
+        return decode_task(payload)
+
+    def _post(self, body: bytes, content_type: str) -> tuple[bytes, str | None]:
         request = urllib.request.Request(  # noqa: S310 - http(s) URL from our settings
             self.url, data=body, method="POST", headers={"Content-Type": content_type}
         )
         try:
             with self._opener.open(request, timeout=self.timeout_s) as response:
-                payload = response.read()
-                answered_type = response.headers.get("Content-Type")
+                return response.read(), response.headers.get("Content-Type")
         except urllib.error.HTTPError as exc:
             raise error_for(exc.code, exc.read()) from exc
         except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
             raise Unavailable(f"GPU backend unreachable at {self.url}: {exc}") from exc
-        return decode_invocation(payload, answered_type)

@@ -15,7 +15,8 @@ from typing import Any
 
 from aiaas.domain.catalog_records import CatalogModel, ModelVersion
 from aiaas.errors import Unavailable
-from aiaas.serving.gpu import GpuBackend, GpuRunner, GpuTarget
+from aiaas.serving.gpu import GpuBackend, GpuRunner, GpuTarget, GpuTaskTarget
+from aiaas.serving.gpu_tasks import GENERATIVE_TASKS, LOCAL_ROLES, ForwardedTask, NoLocalGraph
 from aiaas.serving.weights_cache import WeightsCache
 from aiaas_runtime import Model, ModelManifest, Opened, SessionRunner
 from aiaas_runtime.blocks import model_resident_bytes
@@ -71,6 +72,8 @@ class CatalogLoader:
     def _forwarded(self, model: CatalogModel, version: ModelVersion) -> Opened[Model]:
         if self.gpu is None:
             raise Unavailable("GPU backend not configured for this deployment")
+        if model.task in GENERATIVE_TASKS:
+            return self._forwarded_task(model, version, self.gpu)
         files = self._files(version, ("tokenizer",))
         manifest = manifest_of(model, version, files)
         target = GpuTarget(
@@ -82,6 +85,23 @@ class CatalogLoader:
         )
         runner = GpuRunner(self.gpu, target)
         served = Model(manifest, runner, processor_for(manifest), "gpu")  # fp16/fp32: its choice
+        return Opened(served, GPU_ENTRY_BYTES)
+
+    def _forwarded_task(
+        self, model: CatalogModel, version: ModelVersion, gpu: GpuBackend
+    ) -> Opened[Model]:
+        """A chat or speech model in the container: its processor here validates (on its
+        tokenizer and mel filters), whole requests go to the container."""
+        if not version.manifest:
+            raise Unavailable(f"model {model.name!r}: only built-in generative models run on GPU")
+        files = self._files(version, LOCAL_ROLES[model.task])
+        manifest = manifest_of(model, version, files)
+        artifacts = tuple(
+            (role, uri, version.digest(role)) for role, uri in sorted(version.artifacts.items())
+        )
+        target = GpuTaskTarget(model.name, version.version, dict(version.manifest), artifacts)
+        processor = ForwardedTask(processor_for(manifest), gpu, target)
+        served = Model(manifest, NoLocalGraph(), processor, "gpu")
         return Opened(served, GPU_ENTRY_BYTES)
 
     def _background(self, version: ModelVersion) -> list[Any] | None:

@@ -58,6 +58,8 @@ class Audio:
 class SpeechRecognitionProcessor:
     """Decodes audio, runs the encoder per window and the decoder token by token."""
 
+    DECODER = ("decoder", "decoder_blocks")  # the decoder's graph and its weights
+
     def __init__(self, manifest: ModelManifest) -> None:
         pre = manifest.preprocessing
         self.name = manifest.name
@@ -83,10 +85,21 @@ class SpeechRecognitionProcessor:
         for tokenizer in (self.tokenizer, self.content):
             tokenizer.no_truncation()
             tokenizer.no_padding()
-        session = open_session(manifest.artifact_path("decoder"), prefer_gpu=False,
-                               blocks=manifest.artifact_path("decoder_blocks"))  # fmt: skip
-        self.decoder = WindowDecoder(session, self.rules, int(pre["max_new_tokens"]),
-                                     int(pre["max_target_positions"]))  # fmt: skip
+        self.manifest = manifest
+        self.max_new_tokens = int(pre["max_new_tokens"])
+        self._decoder: WindowDecoder | None = None
+
+    @property
+    def decoder(self) -> WindowDecoder:
+        """The decoder, opened on first use (on the GPU where the main graph runs on one):
+        a processor that only validates, where the graphs run elsewhere, never opens it."""
+        if self._decoder is None:
+            path, blocks = (self.manifest.artifact_path(role) for role in self.DECODER)
+            session = open_session(path, blocks=blocks)
+            self._decoder = WindowDecoder(
+                session, self.rules, self.max_new_tokens, self.max_positions
+            )
+        return self._decoder
 
     # -- validation -------------------------------------------------------------------------
 
