@@ -40,6 +40,7 @@ from aiaas.domain.pricing import cost_per_million_tokens
 from aiaas_dev.events import build_event
 from aiaas_runtime.session import available_cpus
 from modelzoo.wer import word_error_rate
+from modelzoo.whisper_speed import speed as component_speed
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "whisper-tiny-en"
@@ -118,26 +119,11 @@ def side_by_side(served: Any, peer: Peer, clips: dict[str, dict[str, Any]]) -> d
 
 def speed(served: Any, peer: Peer, path: Path) -> dict[str, Any]:
     """Encoder ms per 30 s window and decoder ms per token, ours then the peer's."""
-    processor = served.processor
-    samples = processor.prepare(path.read_bytes(), 0).samples
-    features = processor.features(samples)[:, : processor.n_frames]
-    runs = []
-    for _ in range(3):
-        started = time.perf_counter()
-        cross = processor.encode(served.runner, features)
-        runs.append((time.perf_counter() - started) * 1e3)
-    decoder = processor.decoder
-    ids = [processor.ids.sot] + [processor.ids.timestamp_begin] * 23
-    _, past = decoder.step(ids, 0, cross, decoder.empty())
-    steps = []
-    for position in range(24, 48):
-        started = time.perf_counter()
-        _, past = decoder.step([262], position, cross, past)
-        steps.append((time.perf_counter() - started) * 1e3)
+    mine = component_speed(served, path)
     theirs = peer.ask({"speed": str(path)})
     return {
-        "runtime": {"encoder_ms_per_window": round(statistics.median(runs), 1),
-                    "decoder_ms_per_token": round(statistics.median(steps), 2)},
+        "runtime": {"encoder_ms_per_window": round(mine["encoder_ms"], 1),
+                    "decoder_ms_per_token": mine["decoder_ms_per_token"]},
         "pytorch": {"encoder_ms_per_window": round(statistics.median(theirs["encoder_ms"]), 1),
                     "decoder_ms_per_token": round(statistics.median(theirs["decoder_ms"]), 2)},
     }  # fmt: skip

@@ -24,6 +24,7 @@ from transformers import GenerationConfig, WhisperFeatureExtractor
 
 from modelzoo import common
 from modelzoo.wer import word_error_rate
+from modelzoo.whisper_speed import speed
 
 log = logging.getLogger("modelzoo.whisper")
 
@@ -108,28 +109,6 @@ def _clip(served: Any, model: Any, generation: GenerationConfig, path: Path) -> 
     torch_s = time.perf_counter() - started
     return {"result": result, "runtime_s": runtime_s, "torch_s": torch_s, "same": same,
             "tokens": sum(len(tokens) for _, tokens in windows)}  # fmt: skip
-
-
-def speed(served: Any, path: Path) -> dict[str, float]:
-    """Median encoder run (one window) and decoder step (one token, 24 tokens in)."""
-    processor = served.processor
-    samples = processor.prepare({"audio": path.read_bytes()}, 0).samples
-    features = processor.features(samples)[:, : processor.n_frames]
-    runs = []
-    for _ in range(3):
-        started = time.perf_counter()
-        cross = processor.encode(served.runner, features)
-        runs.append(time.perf_counter() - started)
-    decoder = processor.decoder
-    ids = [processor.ids.sot] + [processor.ids.timestamp_begin] * 23
-    _, past = decoder.step(ids, 0, cross, decoder.empty())
-    steps = []
-    for position in range(24, 48):
-        started = time.perf_counter()
-        _, past = decoder.step([262], position, cross, past)
-        steps.append(time.perf_counter() - started)
-    return {"encoder_ms": round(float(np.median(runs)) * 1e3, 2),
-            "decoder_ms_per_token": round(float(np.median(steps)) * 1e3, 2)}  # fmt: skip
 
 
 def log_mel_difference(served: Any, path: Path, testdata: Path) -> float:

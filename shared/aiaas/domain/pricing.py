@@ -88,13 +88,9 @@ def priced_tokens(measured: Mapping[str, Any], variant: str) -> dict[str, float 
     """A chat model's cost of a million generated tokens at ChatFunction's memory, from the
     decode speed its build measured (tokens a second on ``threads`` vCPUs), requests of
     ``CHAT_TOKENS_PER_REQUEST`` tokens; the prompt's prefill is not in it."""
-    price = PriceConfig(memory_mb=CHAT_SERVING_MEMORY_MB)
     per_vcpu = float(measured["decode_tokens_per_s"]) / int(measured["threads"])
-    cost = cost_per_million_tokens(
-        per_vcpu, CHAT_TOKENS_PER_REQUEST, memory_mb=price.memory_mb,
-        per_gb_second=price.per_gb_second, per_request=price.per_request,
-    )  # fmt: skip
-    return {"variant": variant, "memory_mb": price.memory_mb,
+    cost = _at_chat_memory(per_vcpu, CHAT_TOKENS_PER_REQUEST)
+    return {"variant": variant, "memory_mb": CHAT_SERVING_MEMORY_MB,
             "cost_per_million_output_tokens_usd": cost}  # fmt: skip
 
 
@@ -103,11 +99,16 @@ def priced_audio(measured: Mapping[str, Any], variant: str) -> dict[str, float |
     factor its build measured (audio seconds read a second on ``threads`` vCPUs), requests of
     ``AUDIO_SECONDS_PER_REQUEST`` seconds (the formula of `cost_per_million_tokens`, with audio
     seconds for tokens)."""
-    price = PriceConfig(memory_mb=CHAT_SERVING_MEMORY_MB)
     per_vcpu = float(measured["real_time_factor"]) / int(measured["threads"])
-    per_million_seconds = cost_per_million_tokens(
-        per_vcpu, AUDIO_SECONDS_PER_REQUEST, memory_mb=price.memory_mb,
+    per_million_seconds = _at_chat_memory(per_vcpu, AUDIO_SECONDS_PER_REQUEST)
+    return {"variant": variant, "memory_mb": CHAT_SERVING_MEMORY_MB,
+            "cost_per_audio_hour_usd": per_million_seconds * 3600 / 1_000_000}  # fmt: skip
+
+
+def _at_chat_memory(units_per_s_per_vcpu: float, units_per_request: int) -> float:
+    """USD per 1M units (tokens, audio seconds) at ChatFunction's memory, x86 prices."""
+    price = PriceConfig(memory_mb=CHAT_SERVING_MEMORY_MB)
+    return cost_per_million_tokens(
+        units_per_s_per_vcpu, units_per_request, memory_mb=price.memory_mb,
         per_gb_second=price.per_gb_second, per_request=price.per_request,
     )  # fmt: skip
-    return {"variant": variant, "memory_mb": price.memory_mb,
-            "cost_per_audio_hour_usd": per_million_seconds * 3600 / 1_000_000}  # fmt: skip

@@ -205,13 +205,7 @@ class PredictionService:
     def start_chat(self, caller: Principal, name: str, body: dict[str, Any]) -> ChatCall:
         """Validate a chat or completion body (``messages`` or ``prompt`` and its options)
         for a chat model and count the request; nothing is generated yet."""
-        served = self.resolve(caller, name)
-        if served.task != "chat":
-            raise InvalidInput(
-                f"model {name!r} does not generate text (its task is {served.task}); "
-                "GET /v1/models lists the chat models",
-                param="model",
-            )
+        served = self._of_task(caller, name, "chat", "does not generate text")
         with runtime_errors():
             prepared = served.model.prepare([body])
         self._meter(caller, served)
@@ -249,13 +243,7 @@ class PredictionService:
     ) -> TranscriptionResult:
         """Speech to text: one audio file (``audio``) and its options, for a speech model;
         metered as one request, and its audio seconds (rounded up) in the caller's usage."""
-        served = self.resolve(caller, name)
-        if served.task != "speech-recognition":
-            raise InvalidInput(
-                f"model {name!r} does not transcribe audio (its task is {served.task}); "
-                "GET /v1/models lists the speech-recognition models",
-                param="model",
-            )
+        served = self._of_task(caller, name, "speech-recognition", "does not transcribe audio")
         with runtime_errors():
             prepared = served.model.prepare([request])
         _check_sync_seconds(served, prepared.tokens)
@@ -398,6 +386,17 @@ class PredictionService:
         observations.note(prediction.results, lengths if text else ())
         self._capture(caller, served, inputs, prediction.results)
         return PredictionResult(served, prediction.results, elapsed, prediction.tokens)
+
+    def _of_task(self, caller: Principal, name: str, task: str, refusal: str) -> ServedModel:
+        """The model ``caller`` names, if its task is ``task`` (InvalidInput otherwise)."""
+        served = self.resolve(caller, name)
+        if served.task != task:
+            raise InvalidInput(
+                f"model {name!r} {refusal} (its task is {served.task}); GET /v1/models lists "
+                f"the {task} models",
+                param="model",
+            )
+        return served
 
     def _captures(self, caller: Principal, served: ServedModel) -> bool:
         """Whether this version captures this caller's requests: capture is on and the caller
