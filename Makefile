@@ -20,7 +20,7 @@ MODELS := build/models
 CONSOLE := build/console
 PIP_QUIET := -q --disable-pip-version-check
 
-.PHONY: help setup models console console-deploy run test lint unit bench bench-gpu build validate seed sizes clean
+.PHONY: help system setup models console console-deploy run test lint unit bench bench-gpu build validate seed sizes clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ $(VENV)/.stamp: pyproject.toml requirements-dev.txt layers/runtime/requirements.
 	.venv-sam/bin/pip install $(PIP_QUIET) -r requirements-sam.txt
 	touch $@
 
+system: ## install the Debian packages the build and tests need (as root), or say which
+	@tools/system_packages.sh
+
 setup: $(VENV)/.stamp ## create the app venv
 
 $(MODELS)/.stamp: .venv-build/.stamp $(wildcard modelzoo/*.py) shared/aiaas/registration/per_row.py tests/data/embedding_edge_cases.json
@@ -80,7 +83,7 @@ console-deploy: console ## after `sam deploy`: upload build/console to the conso
 	@test -n "$(STACK)" || { echo "usage: make console-deploy STACK=<stack name>"; exit 1; }
 	$(PY) tools/console_deploy.py --stack $(STACK) --dir $(CONSOLE) --region $(REGION)
 
-run: $(VENV)/.stamp $(MODELS)/.stamp console ## serve the whole API and the web console on http://127.0.0.1:$(PORT) (moto for AWS)
+run: system $(VENV)/.stamp $(MODELS)/.stamp console ## serve the whole API and the web console on http://127.0.0.1:$(PORT) (moto for AWS)
 	@echo "The web console: http://127.0.0.1:$(PORT)/ (sign up there). From a shell:"
 	@echo "  B=http://127.0.0.1:$(PORT)"
 	@echo "  curl -s \$$B/v1/auth/signup -H 'content-type: application/json' -d '{\"email\": \"me@example.com\", \"password\": \"a long passphrase\"}'"
@@ -97,7 +100,7 @@ lint: $(VENV)/.stamp ## ruff, mypy (strict) and the import contracts
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-test: $(VENV)/.stamp $(MODELS)/.stamp console lint ## the quality gate, then unit, integration, e2e and browser tests
+test: system $(VENV)/.stamp $(MODELS)/.stamp console lint ## the quality gate, then unit, integration, e2e and browser tests
 	AIAAS_MODELS_DIR=$(CURDIR)/$(MODELS) $(PY) -m pytest
 
 bench: build ## benchmarks side by side (cold start on the sam build artifacts); JSON in bench/results/
