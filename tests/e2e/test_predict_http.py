@@ -29,7 +29,7 @@ def test_models_are_listed(client: httpx.Client) -> None:
     assert response.status_code == 200
     assert {m["id"] for m in response.json()["data"]} == {
         "all-minilm-l6-v2", "iris-rf", "digits-cnn", "image-classifier", "sentiment",
-        "face-detector", "ocr", "smollm2-135m-instruct",
+        "face-detector", "ocr", "smollm2-135m-instruct", "whisper-tiny-en",
     }  # fmt: skip
 
 

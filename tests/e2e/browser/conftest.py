@@ -9,6 +9,7 @@ Screenshots go to ``build/console-screenshots/<test>/`` (never committed).
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import uuid
@@ -32,9 +33,15 @@ TIMEOUT_MS = 60_000  # the machines are slow and shared: wait on visible state, 
 HTTP_ERROR_LOG = "Failed to load resource: the server responded with a status of 4"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
-    """One Chromium for the session (Playwright's own download needs the internet)."""
+    """One Chromium for the browser tests (Playwright's own download needs the internet).
+
+    Package-scoped: Playwright's sync API keeps an asyncio loop running in the main thread
+    while it is started, and every later test that drives a handler through Mangum
+    (``run_until_complete``) would fail with "This event loop is already running". So it
+    stops after the last browser test, and a fresh loop is set for the tests after it.
+    """
     if not CHROMIUM.exists():
         reason = f"no Chromium at {CHROMIUM} (apt-get install -y chromium)"
         if os.environ.get("AIAAS_REQUIRE_BROWSER"):
@@ -48,6 +55,7 @@ def browser() -> Iterator[Any]:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM))
         yield chromium
         chromium.close()
+    asyncio.set_event_loop(asyncio.new_event_loop())
 
 
 @dataclass
