@@ -86,7 +86,10 @@ OPENAPI = {
 async def transcriptions(request: Request, call: PredictCallDep) -> Response:
     """Transcribe speech (``file`` and ``model``; json, text, verbose_json, srt or vtt)."""
     form = await _form(request, call.max_body_bytes)
-    model, item, response_format = _request(form)
+    try:
+        model, item, response_format = _request(form)
+    finally:
+        await form.close()  # an upload over 1 MB spools to a temporary file
     result = call.service.transcribe(call.caller, model, item)
     headers = _headers(result)
     if response_format in ("json", "verbose_json"):
