@@ -14,12 +14,14 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiaas.serving.gpu import GpuBackend, GpuTaskTarget
 from aiaas_runtime import RunError
 from aiaas_runtime.tasks import PredictParams, TaskProcessor
-from aiaas_runtime.tasks.chat import Delta
+
+if TYPE_CHECKING:
+    from aiaas_runtime.tasks.chat import Delta
 
 GENERATIVE_TASKS = ("chat", "speech-recognition")
 # what each task's processor reads here to validate (the graphs stay in the container)
@@ -90,6 +92,8 @@ class ForwardedTask:
 
     def stream(self, runner: Any, request: Forwarded) -> Iterator[Delta]:
         """A chat request's answer as one delta, with its finish reason."""
+        from aiaas_runtime.tasks.chat import Delta  # noqa: PLC0415 - chat models only
+
         result = self.backend.run_task(self.target, request.item)
         yield Delta(
             str(result["text"]), int(result["completion_tokens"]), str(result["finish_reason"])
