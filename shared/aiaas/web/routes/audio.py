@@ -2,7 +2,8 @@
 
 The official client's ``audio.transcriptions.create`` works unchanged, in every
 ``response_format``: ``json`` and ``verbose_json`` answer JSON, ``text``, ``srt`` and ``vtt``
-plain text. The form is read from the raw body (after the body limit), with at most one file.
+plain text. The form is read from the raw body (after the body limit), with at most one file
+(`aiaas.protocols.multipart`: the standard library's parser, not a dependency at start).
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from typing import Any, Literal
 from fastapi import Request
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
-from starlette.datastructures import FormData, UploadFile
 
 from aiaas.errors import InvalidInput
+from aiaas.protocols.multipart import FilePart, parse_form
 from aiaas.protocols.transcripts import FORMATS, ResponseFormat, to_json, to_text
 from aiaas.serving.predictions import TranscriptionResult
 from aiaas.web.body import check_size
@@ -86,10 +87,7 @@ OPENAPI = {
 async def transcriptions(request: Request, call: PredictCallDep) -> Response:
     """Transcribe speech (``file`` and ``model``; json, text, verbose_json, srt or vtt)."""
     form = await _form(request, call.max_body_bytes)
-    try:
-        model, item, response_format = _request(form)
-    finally:
-        await form.close()  # an upload over 1 MB spools to a temporary file
+    model, item, response_format = _request(form)
     result = call.service.transcribe(call.caller, model, item)
     headers = _headers(result)
     if response_format in ("json", "verbose_json"):
@@ -97,7 +95,10 @@ async def transcriptions(request: Request, call: PredictCallDep) -> Response:
     return PlainTextResponse(to_text(result.transcript, response_format), headers=headers)
 
 
-async def _form(request: Request, max_bytes: int) -> FormData:
+Form = dict[str, list[str | FilePart]]
+
+
+async def _form(request: Request, max_bytes: int) -> Form:
     """The multipart form, after the body limit; a malformed form is a 400 naming why."""
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("multipart/form-data"):
@@ -105,17 +106,17 @@ async def _form(request: Request, max_bytes: int) -> FormData:
             "send the audio as multipart/form-data with the fields file and model",
             param="file",
         )
-    check_size(request, await request.body(), max_bytes)
-    try:
-        return await request.form(max_files=1, max_fields=MAX_FIELDS, max_part_size=MAX_FIELD_BYTES)
-    except Exception as exc:  # starlette's MultiPartException and parser errors
-        raise InvalidInput(f"the multipart form cannot be read: {exc}", param="file") from exc
+    body = await request.body()
+    check_size(request, body, max_bytes)
+    return parse_form(
+        body, content_type, max_fields=MAX_FIELDS, max_files=1, max_field_bytes=MAX_FIELD_BYTES
+    )
 
 
-def _request(form: FormData) -> tuple[str, dict[str, Any], ResponseFormat]:
+def _request(form: Form) -> tuple[str, dict[str, Any], ResponseFormat]:
     """The model, the runtime's request item and the response format, each checked."""
-    audio = form.get("file")
-    if not isinstance(audio, UploadFile):
+    audio = next(iter(form.get("file", [])), None)
+    if not isinstance(audio, FilePart):
         raise InvalidInput("file is required: the audio, as a file field", param="file")
     model = _text(form, "model")
     if model is None or not 0 < len(model) <= 64:
@@ -126,7 +127,7 @@ def _request(form: FormData) -> tuple[str, dict[str, Any], ResponseFormat]:
             f"response_format must be one of {', '.join(FORMATS)}", param="response_format"
         )
     _refuse_unsupported(form)
-    item: dict[str, Any] = {"audio": audio.file.read()}
+    item: dict[str, Any] = {"audio": audio.data}
     for field in ("language", "prompt"):
         if (value := _text(form, field)) is not None:
             item[field] = value
@@ -135,12 +136,12 @@ def _request(form: FormData) -> tuple[str, dict[str, Any], ResponseFormat]:
     return model, item, response_format
 
 
-def _refuse_unsupported(form: FormData) -> None:
+def _refuse_unsupported(form: Form) -> None:
     known = {"file", "model", "response_format", "language", "prompt", "temperature"}
     for key in form:
         if key in known:
             continue
-        values = [str(v).lower() for v in form.getlist(key)]
+        values = [str(v).lower() for v in form[key]]
         if key in GRANULARITIES:
             if any(v != "segment" for v in values):
                 raise InvalidInput(
@@ -157,10 +158,11 @@ def _refuse_unsupported(form: FormData) -> None:
             raise InvalidInput(f"unknown field {key!r}", param=key)
 
 
-def _text(form: FormData, field: str) -> str | None:
-    value = form.get(field)
-    if value is None:
+def _text(form: Form, field: str) -> str | None:
+    values = form.get(field)
+    if not values:
         return None
+    value = values[0]
     if not isinstance(value, str):
         raise InvalidInput(f"{field} must be a text field, not a file", param=field)
     return value
