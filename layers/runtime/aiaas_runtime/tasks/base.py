@@ -9,6 +9,8 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from aiaas_runtime.errors import InvalidInputError
+
 Feeds = dict[str, npt.NDArray[Any]]
 Outputs = dict[str, npt.NDArray[Any]]
 
@@ -58,6 +60,16 @@ class TaskProcessor(Protocol):
     def postprocess(self, outputs: Outputs, params: PredictParams) -> list[dict[str, Any]]:
         """Turn one batch of session outputs into one result per item."""
         ...
+
+
+def refuse_task_options(params: PredictParams, why: str, hint: str = "") -> None:
+    """InvalidInputError (``param="parameters"``) when a request sets any task option: a
+    generator's options travel with each request (``why``: what the model does)."""
+    if any(getattr(params, field) is not None for field in params.__slots__):
+        raise InvalidInputError(
+            f"{why}: top_k, dimensions, min_score and max_* options do not apply{hint}",
+            param="parameters",
+        )
 
 
 def softmax(logits: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:

@@ -23,7 +23,13 @@ from tokenizers import Tokenizer
 
 from aiaas_runtime.errors import ContextLengthError, InvalidInputError, RunError
 from aiaas_runtime.manifest import ModelManifest
-from aiaas_runtime.tasks.base import Feeds, Outputs, PredictParams, item_param
+from aiaas_runtime.tasks.base import (
+    Feeds,
+    Outputs,
+    PredictParams,
+    item_param,
+    refuse_task_options,
+)
 
 if TYPE_CHECKING:
     from aiaas_runtime.model import Runner  # model imports the tasks
@@ -92,12 +98,8 @@ class ChatProcessor:
 
     def check_params(self, params: PredictParams) -> None:
         """Chat models take no task options (their options travel with each request)."""
-        if any(getattr(params, field) is not None for field in params.__slots__):
-            raise InvalidInputError(
-                f"model {self.name!r} generates text: top_k, dimensions, min_score and "
-                "max_* options do not apply (send max_tokens, temperature... per request)",
-                param="parameters",
-            )
+        refuse_task_options(params, f"model {self.name!r} generates text",
+                            " (send max_tokens, temperature... per request)")  # fmt: skip
 
     def check_request(self, items: Sequence[Any]) -> None:
         """Nothing beyond each item's own checks."""

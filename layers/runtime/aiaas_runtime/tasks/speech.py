@@ -32,7 +32,13 @@ from aiaas_runtime.errors import InvalidInputError, RunError
 from aiaas_runtime.manifest import ModelManifest
 from aiaas_runtime.session import open_session
 from aiaas_runtime.tasks import audio, transcript
-from aiaas_runtime.tasks.base import Feeds, Outputs, PredictParams, item_param
+from aiaas_runtime.tasks.base import (
+    Feeds,
+    Outputs,
+    PredictParams,
+    item_param,
+    refuse_task_options,
+)
 from aiaas_runtime.tasks.transcript import Piece, TokenIds, TokenRules, Window, WindowDecoder
 
 if TYPE_CHECKING:
@@ -105,12 +111,7 @@ class SpeechRecognitionProcessor:
 
     def check_params(self, params: PredictParams) -> None:
         """Speech models take no task options (theirs travel with each request)."""
-        if any(getattr(params, field) is not None for field in params.__slots__):
-            raise InvalidInputError(
-                f"model {self.name!r} transcribes audio: top_k, dimensions, min_score and "
-                "max_* options do not apply",
-                param="parameters",
-            )
+        refuse_task_options(params, f"model {self.name!r} transcribes audio")
 
     def check_request(self, items: Sequence[Any]) -> None:
         """Nothing beyond each item's own checks."""
