@@ -182,9 +182,12 @@ class GpuModels:
         Raises:
             InvalidInput: Naming the parameter at fault.
         """
-        if not target.artifact.startswith(f"s3://{self.bucket}/"):
+        self._check_file(target.artifact, target.sha256)
+
+    def _check_file(self, uri: str, sha256: str) -> None:
+        if not uri.startswith(f"s3://{self.bucket}/"):
             raise InvalidInput("artifact must be in the weights bucket", param="artifact")
-        if not SHA256.fullmatch(target.sha256):
+        if not SHA256.fullmatch(sha256):
             raise InvalidInput("sha256 must be 64 lowercase hex digits", param="sha256")
 
     def cached(self, target: GpuTarget) -> LoadedModel | None:
@@ -214,7 +217,7 @@ class GpuModels:
             NotFound, Unavailable: As ``get``.
         """
         for _, uri, sha256 in target.artifacts:
-            self.check(GpuTarget(target.model, target.version, uri, sha256, ()))
+            self._check_file(uri, sha256)
         key = (target.model, target.version, "task")
         model = self._tasks.get(key, lambda: Opened(self._load_task(target), 0))
         with runtime_errors():

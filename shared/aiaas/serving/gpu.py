@@ -35,6 +35,12 @@ class GpuTarget:
     outputs: tuple[str, ...]
 
 
+# run whole in the container (`aiaas.serving.gpu_tasks`), and what each one's processor reads
+# in the function to validate a request there (the graphs stay in the container)
+GENERATIVE_TASKS = ("chat", "speech-recognition")
+LOCAL_ROLES = {"chat": ("tokenizer",), "speech-recognition": ("tokenizer", "mel_filters")}
+
+
 @dataclass(frozen=True, slots=True)
 class GpuTaskTarget:
     """A generative catalog version (chat, speech), run whole in the container: its build

@@ -23,10 +23,6 @@ from aiaas_runtime.tasks import PredictParams, TaskProcessor
 if TYPE_CHECKING:
     from aiaas_runtime.tasks.chat import Delta
 
-GENERATIVE_TASKS = ("chat", "speech-recognition")
-# what each task's processor reads here to validate (the graphs stay in the container)
-LOCAL_ROLES = {"chat": ("tokenizer",), "speech-recognition": ("tokenizer", "mel_filters")}
-
 
 @dataclass(frozen=True, slots=True)
 class Forwarded:

@@ -15,7 +15,14 @@ from typing import Any
 
 from aiaas.domain.catalog_records import CatalogModel, ModelVersion
 from aiaas.errors import Unavailable
-from aiaas.serving.gpu import GpuBackend, GpuRunner, GpuTarget, GpuTaskTarget
+from aiaas.serving.gpu import (
+    GENERATIVE_TASKS,
+    LOCAL_ROLES,
+    GpuBackend,
+    GpuRunner,
+    GpuTarget,
+    GpuTaskTarget,
+)
 from aiaas.serving.weights_cache import WeightsCache
 from aiaas_runtime import Model, ModelManifest, Opened, SessionRunner
 from aiaas_runtime.blocks import model_resident_bytes
@@ -71,7 +78,7 @@ class CatalogLoader:
     def _forwarded(self, model: CatalogModel, version: ModelVersion) -> Opened[Model]:
         if self.gpu is None:
             raise Unavailable("GPU backend not configured for this deployment")
-        if model.task in ("chat", "speech-recognition"):  # gpu_tasks.GENERATIVE_TASKS
+        if model.task in GENERATIVE_TASKS:
             return self._forwarded_task(model, version, self.gpu)
         files = self._files(version, ("tokenizer",))
         manifest = manifest_of(model, version, files)
@@ -92,7 +99,7 @@ class CatalogLoader:
         """A chat or speech model in the container: its processor here validates (on its
         tokenizer and mel filters), whole requests go to the container."""
         # imported here: the chat task's module costs ~30 ms of every cold start otherwise
-        from aiaas.serving.gpu_tasks import LOCAL_ROLES, ForwardedTask, NoLocalGraph  # noqa: PLC0415
+        from aiaas.serving.gpu_tasks import ForwardedTask, NoLocalGraph  # noqa: PLC0415
 
         if not version.manifest:
             raise Unavailable(f"model {model.name!r}: only built-in generative models run on GPU")

@@ -99,18 +99,14 @@ Form = dict[str, list[str | FilePart]]
 
 
 async def _form(request: Request, max_bytes: int) -> Form:
-    """The multipart form, after the body limit; a malformed form is a 400 naming why."""
-    content_type = request.headers.get("content-type", "")
-    if not content_type.startswith("multipart/form-data"):
-        raise InvalidInput(
-            "send the audio as multipart/form-data with the fields file and model",
-            param="file",
-        )
+    """The multipart form, after the body limit; a malformed form (or no form) is a 400
+    naming why."""
     body = await request.body()
     check_size(request, body, max_bytes)
     return parse_form(
-        body, content_type, max_fields=MAX_FIELDS, max_files=1, max_field_bytes=MAX_FIELD_BYTES
-    )
+        body, request.headers.get("content-type", ""), max_fields=MAX_FIELDS, max_files=1,
+        max_field_bytes=MAX_FIELD_BYTES,
+    )  # fmt: skip
 
 
 def _request(form: Form) -> tuple[str, dict[str, Any], ResponseFormat]:
