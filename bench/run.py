@@ -342,8 +342,13 @@ def _cold_start(sam_build: Path | None, runs: int, env: dict[str, str]) -> dict[
         cmd = [sys.executable, "-S"]  # no site-packages: only what the layers ship
     else:
         env["PYTHONPATH"] = str(ROOT / "functions" / "predict")
+    # the models PredictFunction opens at init, as the template deploys it
+    env["AIAAS_PRELOAD_MODELS"] = template_preload()
     event = ROOT / "events" / "predict-embedding.json"
-    out: dict[str, Any] = {"source": str(sam_build) if sam_build else "venv"}
+    out: dict[str, Any] = {
+        "source": str(sam_build) if sam_build else "venv",
+        "preload_models": env["AIAAS_PRELOAD_MODELS"],
+    }
     for path in ("runtime", "handler"):
         samples = []
         for _ in range(runs):
@@ -357,6 +362,14 @@ def _cold_start(sam_build: Path | None, runs: int, env: dict[str, str]) -> dict[
             samples.append(json.loads(proc.stdout.strip().splitlines()[-1]))
         out[path] = {k: statistics.median(s[k] for s in samples) for k in samples[0]}
     return out
+
+
+def template_preload() -> str:
+    """``AIAAS_PRELOAD_MODELS`` of PredictFunction in template.yaml (parameters at default)."""
+    from aiaas_dev.template import load_template  # noqa: PLC0415
+
+    functions = load_template(ROOT / "template.yaml").functions
+    return functions["PredictFunction"].environment.get("AIAAS_PRELOAD_MODELS", "")
 
 
 class CountingClient:

@@ -1,11 +1,14 @@
 """AuthFunction: signup, login, API keys and usage behind API Gateway (HTTP API)."""
 
-from mangum import Mangum
+from aiaas.coldstart import init_phase
 
-from aiaas.services import auth_services
-from aiaas.settings import Settings
-from aiaas.web.apps import create_auth_app
+with init_phase():  # no garbage collection while importing (aiaas.coldstart)
+    from mangum import Mangum
 
-services = auth_services(Settings())
-app = create_auth_app(services)
-handler = Mangum(app, lifespan="off", api_gateway_base_path=services.settings.base_path)
+    from aiaas.services import auth_services
+    from aiaas.settings import Settings
+    from aiaas.web.apps import create_auth_app
+
+    services = auth_services(Settings())
+    app = create_auth_app(services)
+    handler = Mangum(app, lifespan="off", api_gateway_base_path=services.settings.base_path)

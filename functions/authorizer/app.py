@@ -1,5 +1,8 @@
 """AuthorizerFunction: HTTP API Lambda authorizer (API keys and login JWTs). No FastAPI."""
 
-from aiaas.handlers.authorizer import from_environment
+from aiaas.coldstart import init_phase
 
-handler = from_environment()
+with init_phase():  # no garbage collection while importing (aiaas.coldstart)
+    from aiaas.handlers.authorizer import from_environment
+
+    handler = from_environment()

@@ -1,7 +1,10 @@
 """BatchSplitFunction: S3 uploads (``uploads/``, ``inbox/``) -> chunks in S3 and SQS."""
 
-from aiaas.handlers.batch_split import make_handler
-from aiaas.services import split_services
-from aiaas.settings import Settings
+from aiaas.coldstart import init_phase
 
-handler = make_handler(split_services(Settings()))
+with init_phase():  # no garbage collection while importing (aiaas.coldstart)
+    from aiaas.handlers.batch_split import make_handler
+    from aiaas.services import split_services
+    from aiaas.settings import Settings
+
+    handler = make_handler(split_services(Settings()))

@@ -1,7 +1,10 @@
 """DriftFunction: hourly, each captured version's new window against its baseline."""
 
-from aiaas.handlers.drift import make_handler
-from aiaas.services import drift_services
-from aiaas.settings import Settings
+from aiaas.coldstart import init_phase
 
-handler = make_handler(drift_services(Settings()))
+with init_phase():  # no garbage collection while importing (aiaas.coldstart)
+    from aiaas.handlers.drift import make_handler
+    from aiaas.services import drift_services
+    from aiaas.settings import Settings
+
+    handler = make_handler(drift_services(Settings()))

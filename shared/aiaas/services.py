@@ -437,7 +437,8 @@ def predict_services(settings: Settings) -> Services:
     if not settings.models_dir.is_dir():
         raise RuntimeError(f"AIAAS_MODELS_DIR {settings.models_dir} is not a directory")
     services = built(settings, "predictions", "model_metrics")
-    services.layer.preload(settings.preload)
+    # opened beside the rest of the cold start (the web stack's imports), not before it
+    services.layer.preload(settings.preload, background=True)
     return services
 
 

@@ -71,6 +71,35 @@ def test_concurrent_first_requests_open_one_session(models_dir: Path) -> None:
     assert len({id(model) for model in loaded}) == 1
 
 
+def test_a_background_preload_opens_once_and_a_request_waits_for_it(models_dir: Path) -> None:
+    registry = ModelRegistry(models_dir)
+    thread = registry.preload(["iris-rf"], background=True)
+    assert thread is not None and thread.daemon
+    served = registry.get("iris-rf")  # waits for the open under way, if any, instead of a second
+    thread.join(timeout=60)
+    assert registry.get("iris-rf") is served
+    assert len(registry.pool) == 1
+
+
+def test_a_failed_background_preload_is_logged_and_the_request_gets_the_error(
+    tmp_path: Path, models_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    raw = json.loads((models_dir / "iris-rf" / "manifest.json").read_text())
+    (tmp_path / "iris-rf").mkdir()
+    (tmp_path / "iris-rf" / "manifest.json").write_text(json.dumps(raw))  # no model file
+    registry = ModelRegistry(tmp_path)
+    thread = registry.preload(["iris-rf", "nope"], background=True)
+    assert thread is not None
+    thread.join(timeout=60)
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        "could not preload model iris-rf",
+        "could not preload model nope",
+    ]
+    with pytest.raises(ModelLoadError, match="none of the artifacts"):
+        registry.get("iris-rf")
+    assert registry.preload([], background=True) is None
+
+
 def test_broken_manifest_and_missing_file_are_load_errors(tmp_path: Path, models_dir: Path) -> None:
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "manifest.json").write_text("{not json")

@@ -13,6 +13,7 @@ process, its ``os.environ`` and the modules ``app.py`` imports.
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib.util
 import logging
 import queue
@@ -109,6 +110,10 @@ def load_handler(spec: FunctionSpec, instance: int = 0) -> Handler:
     except BaseException:
         del sys.modules[module_name]
         raise
+    finally:
+        # app.py freezes what its init made (aiaas.coldstart), as one Lambda environment
+        # may; this process hosts many, so their objects stay collectable
+        gc.unfreeze()
     handler = getattr(module, spec.handler_attr, None)
     if not callable(handler):
         raise ImportError(f"{spec.logical_id}: {spec.handler_file} has no {spec.handler_attr}")

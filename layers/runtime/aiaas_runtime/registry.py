@@ -84,10 +84,34 @@ class ModelRegistry:
         manifest = self.manifest(name)
         return self.pool.get(("layer", name), lambda: self._load(manifest))
 
-    def preload(self, names: Iterable[str]) -> None:
-        """Open sessions ahead of the first request (e.g. during Lambda's init phase)."""
+    def preload(self, names: Iterable[str], *, background: bool = False) -> threading.Thread | None:
+        """Open sessions ahead of the first request (e.g. during Lambda's init phase).
+
+        With ``background``, a daemon thread opens them while the caller goes on (a
+        function's remaining imports: onnxruntime releases the GIL for much of a session's
+        creation); a first request for one of them waits for that single open (the pool's
+        per-key lock). A model that fails to open there is logged, and its first request
+        tries again and answers the error. Returns the thread, if one was started.
+        """
+        wanted = list(names)
+        if not background:
+            for name in wanted:
+                self.get(name)
+            return None
+        if not wanted:
+            return None
+        thread = threading.Thread(
+            target=self._preload_quietly, args=(wanted,), name="aiaas-preload", daemon=True
+        )
+        thread.start()
+        return thread
+
+    def _preload_quietly(self, names: list[str]) -> None:
         for name in names:
-            self.get(name)
+            try:
+                self.get(name)
+            except Exception:  # the request that needs it gets the error
+                logger.warning("could not preload model %s", name, exc_info=True)
 
     def _load(self, manifest: ModelManifest) -> Opened[Model]:
         variant = self._pick_variant(manifest)
