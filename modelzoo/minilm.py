@@ -58,12 +58,13 @@ EDGE_CASES = Path(__file__).resolve().parents[1] / "tests" / "data" / "embedding
 QUANTIZATION = {
     "method": "int8-per-row-smoothquant",
     "tool": f"onnxruntime.transformers.optimizer {ort.__version__} (bert, opt_level=1, "
-    "enable_embed_layer_norm=False), then aiaas.registration.per_row.quantize_per_row (SmoothQuant "
-    f"alpha {per_row.ALPHA}, calibrated on {CALIBRATION_TEXTS} of the build's sentences), "
+    "enable_embed_layer_norm=False), then aiaas.registration.per_row.quantize_per_row "
+    f"(attention=True; SmoothQuant alpha {per_row.ALPHA}, {per_row.ATTENTION_ALPHA} on the QKV "
+    f"input, calibrated on {CALIBRATION_TEXTS} of the build's sentences), "
     "then onnxruntime.quantization quantize_dynamic(op_types_to_quantize=[Gather])",
     "weights": f"int8 ({per_row.WEIGHT_BITS}-bit range), one scale per output column, for the "
-    "attention output and both FFN MatMuls of every layer; the fused Attention (QKV) stays "
-    "fp32; embedding tables int8",
+    "QKV projection, attention output and both FFN MatMuls of every layer (the fused Attention "
+    "becomes int8 QKV + MultiHeadAttention); embedding tables int8",
     "activations": "uint8 per row (per token) at run time, each row its own scale: no input "
     "depends on its batch neighbours",
     "reason": "onnxruntime's per-tensor dynamic quantization shares one activation scale per "
@@ -235,7 +236,7 @@ def quantize(
     """
     feeds = [encode(tokenizer, [text]) for text in calibration]
     ranges = per_row.activation_ranges(fused, feeds, common.session, tmp)
-    per_row.quantize_per_row(fused, tmp / "per_row.onnx", ranges, leading_shape_of="input_ids")
+    per_row.quantize_per_row(fused, tmp / "per_row.onnx", ranges, attention=True)
     quantize_dynamic(
         tmp / "per_row.onnx",
         dst,

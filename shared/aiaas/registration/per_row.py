@@ -6,17 +6,25 @@ tokens are resolved as coarsely as the widest token of its batch neighbours (iss
 to fp32 0.959 on one-character inputs, and one text's embedding changing with its batch).
 
 Here each MatMul ``Y = A @ W`` with a constant 2-D ``W`` becomes, in plain ONNX and
-onnxruntime's ``MatMulIntegerToFloat``:
+onnxruntime's ``MatMulIntegerToFloat`` (8 nodes, on ``A`` of any rank, no reshapes):
 
 - ``A`` is divided by per-input-channel smoothing factors ``s`` (SmoothQuant, alpha 0.5:
   ``s = max|A_j|^0.5 / max|W_j|^0.5`` from calibration texts), and ``W`` multiplied by them,
-  which moves BERT's outlier channels' range from the activations into the weights;
-- the rows of ``A`` (one per token) are quantized to uint8, each with its own scale
-  (``max |row| / 127``, zero point 128), so no row depends on any other row, in its sequence
+  which moves BERT's outlier channels' range from the activations into the weights; when ``A``
+  is the output of onnxruntime's fused ``Attention`` (and nothing else reads it), ``1/s`` is
+  folded into the V columns of its weights and bias instead (exact: each output channel is a
+  mix of the same V channel over tokens), which saves the ``Mul``;
+- the rows of ``A`` (one per token) are quantized to uint8, each with its own scale:
+  ``m = max(max |row|, 1e-8)`` (``Abs``, ``ReduceMax`` keeping the last axis, ``Max``), then
+  ``QuantizeLinear(A / m, 1/127, 128)``, so no row depends on any other row, in its sequence
   or in the batch;
 - ``W`` is int8 with one scale per output column, in 7 bits (``reduce_range``: on AVX2 without
   VNNI, u8 x s8 pair sums saturate int16 with 8-bit weights; measured worse);
-- ``Y = (A_q - 128) @ W_q * w_scale * row_scale``.
+- ``Y = (A_q - 128) @ W_q * w_scale / 127 * m``.
+
+With ``attention=True`` the fused ``Attention`` nodes' QKV projection is quantized the same way
+(SmoothQuant alpha 0.65 on its input) and the attention itself becomes onnxruntime's
+``MultiHeadAttention`` on the split Q, K, V (bias and key padding mask passed through).
 
 The result depends on each token's own values only: an input embeds the same alone and in any
 batch (up to float summation order, cosine >= 0.99999).
@@ -33,6 +41,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 ALPHA = 0.5
+ATTENTION_ALPHA = 0.65  # the QKV projection's input (measured: 0.5 drops min cosine to 0.979)
 WEIGHT_BITS = 7
 MS_DOMAIN = "com.microsoft"
 
@@ -47,13 +56,39 @@ def weight_matmuls(model: onnx.ModelProto) -> list[onnx.NodeProto]:
     ]
 
 
+def fused_attentions(model: onnx.ModelProto) -> list[onnx.NodeProto]:
+    """onnxruntime's fused ``Attention`` nodes of the plain form (as its BERT optimizer writes
+    them): constant [hidden, 3 * hidden] Q|K|V weights and bias, at most a mask besides, one
+    output, no attribute but ``num_heads``, ``mask_filter_value`` and ``scale``."""
+    shapes = {init.name: tuple(init.dims) for init in model.graph.initializer}
+    found = []
+    for node in model.graph.node:
+        if node.op_type != "Attention" or node.domain != MS_DOMAIN:
+            continue
+        weight, bias = (
+            shapes.get(node.input[1], ()),
+            shapes.get(node.input[2] if len(node.input) > 2 else "", ()),
+        )
+        if (
+            len(weight) == 2
+            and weight[1] == 3 * weight[0]
+            and bias == (weight[1],)
+            and len(node.input) <= 4
+            and len(node.output) == 1
+            and {a.name for a in node.attribute} <= {"num_heads", "mask_filter_value", "scale"}
+        ):
+            found.append(node)
+    return found
+
+
 def activation_ranges(
     src: Path,
     feeds: Iterable[Mapping[str, np.ndarray]],
     session: Callable[[Path], Any],
     scratch: Path,
 ) -> dict[str, np.ndarray]:
-    """max |A_j| per input channel of every weight MatMul's input ``A``, over ``feeds``.
+    """max |A_j| per input channel of every weight MatMul's (and fused ``Attention``'s) input
+    ``A``, over ``feeds``.
 
     Args:
         src: The float graph.
@@ -62,7 +97,7 @@ def activation_ranges(
         scratch: A directory for the instrumented copy of the graph.
     """
     model = onnx.load(str(src))
-    names = sorted({node.input[0] for node in weight_matmuls(model)})
+    names = sorted({node.input[0] for node in [*weight_matmuls(model), *fused_attentions(model)]})
     for name in names:
         model.graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
     instrumented = scratch / "activation_ranges.onnx"
@@ -77,11 +112,16 @@ def activation_ranges(
 
 
 class _Graph:
-    """The new nodes and initializers of a rewrite."""
+    """The new nodes and initializers of a rewrite, and the constants they share."""
 
-    def __init__(self) -> None:
+    def __init__(self, opset: int) -> None:
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
+        self.opset = opset
+        self.eps = self.const("pr_eps", np.array(1e-8, np.float32))
+        self.inv127 = self.const("pr_inv127", np.array(1 / 127, np.float32))
+        self.zp = self.const("pr_zp", np.array(128, np.uint8))
+        self.last = self.const("pr_last_axis", np.array([-1], np.int64))
 
     def const(self, name: str, value: np.ndarray) -> str:
         self.initializers.append(numpy_helper.from_array(value, name))
@@ -96,49 +136,61 @@ def quantize_per_row(
     dst: Path,
     ranges: dict[str, np.ndarray],
     exclude: Iterable[str] = (),
-    leading_shape_of: str = "",
+    *,
+    attention: bool = False,
 ) -> list[str]:
     """Rewrite ``src``'s weight MatMuls (but those named in ``exclude``) as described in the
     module; the names (or, for unnamed nodes, the outputs) of the rewritten nodes.
 
-    ``leading_shape_of`` names a graph input whose shape is every rewritten MatMul's input
-    shape but its last axis (``input_ids`` [batch, sequence] for an encoder): the outputs'
-    shapes are then computed once, not once per MatMul.
+    ``attention`` also rewrites the fused ``Attention`` nodes (``fused_attentions``) as int8
+    QKV + ``MultiHeadAttention``: only for graphs whose attention masks ``MultiHeadAttention``
+    takes as its key padding mask ([batch] lengths or [batch, sequence]), as onnxruntime's BERT
+    optimizer writes them.
     """
     model = onnx.load(str(src))
-    weights = {init.name: init for init in model.graph.initializer}
+    opset = next((o.version for o in model.opset_import if o.domain in {"", "ai.onnx"}), 1)
+    weights = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
     excluded = set(exclude)
     doomed = {n.output[0] for n in weight_matmuls(model) if n.name not in excluded}
-    out = _Graph()
-    shared = {
-        "eps": out.const("pr_eps", np.array(1e-8, np.float32)),
-        "inv127": out.const("pr_inv127", np.array(1 / 127, np.float32)),
-        "zero": out.const("pr_zero", np.array(0.0, np.float32)),
-        "mid": out.const("pr_128f", np.array(128.0, np.float32)),
-        "zp": out.const("pr_zp", np.array(128, np.uint8)),
-        "one": out.const("pr_one", np.array(1.0, np.float32)),
-        "column": out.const("pr_column", np.array([-1, 1], np.int64)),
-        "start": out.const("pr_start", np.array([0], np.int64)),
-        "end": out.const("pr_end", np.array([-1], np.int64)),
-    }
-    if leading_shape_of:
-        out.node("Shape", [leading_shape_of], ["pr_leading_shape"])
-        shared["lead"] = "pr_leading_shape"
+    attentions = {n.output[0]: n for n in fused_attentions(model)}
+    smooth, folded = _plan(model, weights, doomed, attentions, ranges)
+    out = _Graph(opset)
     rewritten: list[str] = []
     for node in model.graph.node:
-        if node.op_type != "MatMul" or node.output[0] not in doomed:  # names may be empty
+        key, p = (node.output[0] if node.output else ""), f"pr{len(rewritten)}_"
+        if node.op_type == "MatMul" and key in doomed:  # names may be empty
+            a, weight = node.input[0], weights[node.input[1]].astype(np.float32)
+            if key in smooth:
+                weight = weight * smooth[key][:, None]
+                if a not in folded:
+                    out.node("Mul", [a, out.const(p + "smooth", 1 / smooth[key])], [p + "sm"])
+                    a = p + "sm"
+            _per_row_matmul(out, a, weight, node.output[0], p, name=node.name)
+            rewritten.append(node.name or key)
+        elif key in attentions and (key in folded or (attention and node.name not in excluded)):
+            qkv_w = weights[node.input[1]].astype(np.float32)
+            qkv_b = weights[node.input[2]].astype(np.float32)
+            if key in folded:  # 1/s of the next MatMul into the V columns
+                hidden = folded[key].shape[0]
+                qkv_w[:, 2 * hidden :] /= folded[key][None, :]
+                qkv_b[2 * hidden :] /= folded[key]
+            if attention and node.name not in excluded:
+                _attention(out, node, (qkv_w, qkv_b), ranges.get(node.input[0]), p)
+                rewritten.append(node.name or key)
+            else:
+                copy = onnx.NodeProto.FromString(node.SerializeToString())
+                copy.input[1] = out.const(p + "qkv_w", qkv_w)
+                copy.input[2] = out.const(p + "qkv_b", qkv_b)
+                out.nodes.append(copy)
+        else:
             out.nodes.append(node)
-            continue
-        weight = numpy_helper.to_array(weights[node.input[1]]).astype(np.float32)
-        prefix = f"pr{len(rewritten)}_"
-        _rewrite(out, shared, node, weight, a_range=ranges.get(node.input[0]), p=prefix)
-        rewritten.append(node.name or node.output[0])
     used = {name for n in out.nodes for name in n.input}
     kept = [init for init in model.graph.initializer if init.name in used]
+    added = [init for init in out.initializers if init.name in used]
     del model.graph.node[:]
     model.graph.node.extend(out.nodes)
     del model.graph.initializer[:]
-    model.graph.initializer.extend(kept + out.initializers)
+    model.graph.initializer.extend(kept + added)
     if not any(o.domain == MS_DOMAIN for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid(MS_DOMAIN, 1))
     onnx.checker.check_model(model)
@@ -146,63 +198,108 @@ def quantize_per_row(
     return rewritten
 
 
-def _rewrite(
-    out: _Graph,
-    shared: dict[str, str],
-    node: onnx.NodeProto,
-    weight: np.ndarray,
-    *,
-    a_range: np.ndarray | None,
-    p: str,
+def _plan(
+    model: onnx.ModelProto,
+    weights: dict[str, np.ndarray],
+    doomed: set[str],
+    attentions: dict[str, onnx.NodeProto],
+    ranges: dict[str, np.ndarray],
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Each rewritten MatMul's smoothing factors (by output), and those that fold into the
+    ``Attention`` that alone feeds the MatMul (by that Attention's output)."""
+    readers: dict[str, int] = {}
+    for node in model.graph.node:
+        for name in node.input:
+            readers[name] = readers.get(name, 0) + 1
+    outputs = {o.name for o in model.graph.output}
+    smooth: dict[str, np.ndarray] = {}
+    folded: dict[str, np.ndarray] = {}
+    for node in model.graph.node:
+        a = node.input[0] if node.input else ""
+        if node.op_type != "MatMul" or node.output[0] not in doomed or a not in ranges:
+            continue
+        weight = weights[node.input[1]].astype(np.float32)
+        smooth[node.output[0]] = s = _smoothing(ranges[a], weight, ALPHA)
+        producer = attentions.get(a)
+        if (
+            producer is not None
+            and readers[a] == 1
+            and a not in outputs
+            and readers[producer.input[1]] == readers[producer.input[2]] == 1
+            and weights[producer.input[1]].shape[1] == 3 * s.shape[0]
+        ):
+            folded[a] = s
+    return smooth, folded
+
+
+def _smoothing(a_range: np.ndarray, weight: np.ndarray, alpha: float) -> np.ndarray:
+    """SmoothQuant's per-input-channel factors ``s`` (``A / s``, ``s * W``)."""
+    s: np.ndarray = np.maximum(a_range, 1e-5) ** alpha
+    s /= np.maximum(np.abs(weight).max(axis=1), 1e-5) ** (1 - alpha)
+    clipped: np.ndarray = np.clip(s, 1e-2, 1e2).astype(np.float32)
+    return clipped
+
+
+def _per_row_matmul(
+    out: _Graph, a: str, weight: np.ndarray, y: str, p: str, *, name: str = ""
 ) -> None:
-    """One MatMul as smoothing, per-row uint8 activations, int8 columns (see module)."""
-    a = node.input[0]
-    if a_range is not None:
-        smooth = np.maximum(a_range, 1e-5) ** ALPHA
-        smooth /= np.maximum(np.abs(weight).max(axis=1), 1e-5) ** (1 - ALPHA)
-        smooth = np.clip(smooth, 1e-2, 1e2).astype(np.float32)
-        weight = weight * smooth[:, None]
-        out.node("Mul", [a, out.const(p + "smooth", 1 / smooth)], [p + "smoothed"])
-        a = p + "smoothed"
+    """``y = a @ weight`` as per-row uint8 ``a`` times int8 columns (see module)."""
     qmax = 2 ** (WEIGHT_BITS - 1) - 1
     w_scale = (np.maximum(np.abs(weight).max(axis=0), 1e-12) / qmax).astype(np.float32)
     w_q = np.clip(np.round(weight / w_scale), -qmax, qmax).astype(np.int8)
-    rows = out.const(p + "rows", np.array([-1, weight.shape[0]], np.int64))
-    out_shape = _output_shape(out, shared, a, weight.shape[1], p)
-    out.node("Reshape", [a, rows], [p + "a2"])
-    out.node("Abs", [p + "a2"], [p + "abs"])
-    out.node("ReduceMax", [p + "abs"], [p + "max"], axes=[1], keepdims=0)
-    out.node("Max", [p + "max", shared["eps"]], [p + "max_eps"])
-    out.node("Mul", [p + "max_eps", shared["inv127"]], [p + "scale"])
-    out.node("Mul", [p + "scale", shared["zero"]], [p + "zeros"])  # zero points, one per row
-    out.node("Add", [p + "zeros", shared["mid"]], [p + "mids"])
-    out.node("Cast", [p + "mids"], [p + "zps"], to=TensorProto.UINT8)
-    out.node("QuantizeLinear", [p + "a2", p + "scale", p + "zps"], [p + "aq"], axis=0)
+    out.node("Abs", [a], [p + "abs"])
+    if out.opset >= 18:
+        out.node("ReduceMax", [p + "abs", out.last], [p + "max"], keepdims=1)
+    else:
+        out.node("ReduceMax", [p + "abs"], [p + "max"], axes=[-1], keepdims=1)
+    out.node("Max", [p + "max", out.eps], [p + "m"])  # one per row, last axis kept
+    out.node("Div", [a, p + "m"], [p + "unit"])
+    out.node("QuantizeLinear", [p + "unit", out.inv127, out.zp], [p + "aq"])
     out.node(
         "MatMulIntegerToFloat",
-        [p + "aq", out.const(p + "wq", w_q), shared["one"], out.const(p + "ws", w_scale),
-         shared["zp"]],
+        [p + "aq", out.const(p + "wq", w_q), out.inv127, out.const(p + "ws", w_scale), out.zp],
         [p + "y"],
         domain=MS_DOMAIN,
-    )  # fmt: skip
-    out.node("Reshape", [p + "scale", shared["column"]], [p + "scale_col"])
-    out.node("Mul", [p + "y", p + "scale_col"], [p + "y_scaled"])
-    out.nodes.append(
-        helper.make_node("Reshape", [p + "y_scaled", out_shape], [node.output[0]], name=node.name)
     )
+    out.nodes.append(helper.make_node("Mul", [p + "y", p + "m"], [y], name=name))
 
 
-def _output_shape(out: _Graph, shared: dict[str, str], a: str, columns: int, p: str) -> str:
-    """The rewritten MatMul's output shape: ``a``'s with ``columns`` last (one per width when
-    the leading shape is shared)."""
-    width = out.const(p + "columns", np.array([columns], np.int64))
-    if "lead" in shared:
-        name = f"pr_output_shape_{columns}"
-        if name not in shared:
-            out.node("Concat", [shared["lead"], width], [name], axis=0)
-            shared[name] = name
-        return name
-    out.node("Shape", [a], [p + "shape"])
-    out.node("Slice", [p + "shape", shared["start"], shared["end"]], [p + "lead"])
-    out.node("Concat", [p + "lead", width], [p + "out_shape"], axis=0)
-    return p + "out_shape"
+def _attention(
+    out: _Graph,
+    node: onnx.NodeProto,
+    qkv: tuple[np.ndarray, np.ndarray],
+    a_range: np.ndarray | None,
+    p: str,
+) -> None:
+    """A fused ``Attention`` as per-row int8 QKV, ``Split`` and ``MultiHeadAttention``."""
+    a, (qkv_w, qkv_b) = node.input[0], qkv
+    if a_range is not None:
+        s = _smoothing(a_range, qkv_w, ATTENTION_ALPHA)
+        qkv_w = qkv_w * s[:, None]
+        out.node("Mul", [a, out.const(p + "smooth", 1 / s)], [p + "smoothed"])
+        a = p + "smoothed"
+    _per_row_matmul(out, a, qkv_w, p + "qkv", p)
+    hidden = qkv_w.shape[0]
+    parts = [p + "q", p + "k", p + "v"]
+    if out.opset >= 13:
+        sizes = out.const(p + "split", np.array([hidden] * 3, np.int64))
+        out.node("Split", [p + "qkv", sizes], parts, axis=-1)
+    else:
+        out.node("Split", [p + "qkv"], parts, axis=-1, split=[hidden] * 3)
+    mask = node.input[3] if len(node.input) > 3 else ""
+    inputs = (
+        [*parts, out.const(p + "bias", qkv_b), mask]
+        if mask
+        else [*parts, out.const(p + "bias", qkv_b)]
+    )
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    out.nodes.append(
+        helper.make_node(
+            "MultiHeadAttention",
+            inputs,
+            list(node.output),
+            name=node.name,
+            domain=MS_DOMAIN,
+            **attrs,
+        )
+    )
