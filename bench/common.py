@@ -98,3 +98,29 @@ def local_stack() -> Iterator[Any]:
         yield stack
     finally:
         stack.stop()
+
+
+def block_median_ms(
+    a: Callable[[], object],
+    b: Callable[[], object],
+    runs: int = 400,
+    rounds: int = 8,
+    warmup: int = 3,
+) -> tuple[float, float]:
+    """Medians of ``a`` and ``b`` run in alternating blocks (``rounds`` of each, ``runs`` calls
+    in all per side, the first ``warmup`` of every block untimed): for two engines with
+    sessions of their own. Alternating single calls there measures each right after the other
+    one (its weights in the caches, its pool threads still spinning: 2x on these 2 vCPUs), not
+    as a function serving one model runs it; blocks still share the machine's drift."""
+    per_block = max(1, runs // rounds)
+    times_a: list[float] = []
+    times_b: list[float] = []
+    for _ in range(rounds):
+        for fn, times in ((a, times_a), (b, times_b)):
+            for _ in range(warmup):
+                fn()
+            for _ in range(per_block):
+                t0 = time.perf_counter()
+                fn()
+                times.append((time.perf_counter() - t0) * 1e3)
+    return round(statistics.median(times_a), 3), round(statistics.median(times_b), 3)

@@ -28,7 +28,7 @@ from aiaas_dev.events import build_event
 from aiaas_runtime import Model, ModelRegistry
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import batch_of, paired_median_ms, write_json
+from common import batch_of, block_median_ms, paired_median_ms, write_json
 from local_aws import local_aws
 from report import print_table
 
@@ -129,11 +129,11 @@ def latency(models: Path, sentences: list[str]) -> dict[str, Any]:
             runs=400 if len(batch) == 1 else 40,
         )
         lengths = [int8.processor.length(int8.processor.prepare(t, 0)) for t in batch]
-        # fp32 against int8 in alternating pairs too: the speed-up is their ratio
-        fp32_ms, int8_paired_ms = paired_median_ms(
+        # fp32 against int8 in alternating blocks (two sessions): the speed-up is their ratio
+        fp32_ms, int8_paired_ms = block_median_ms(
             lambda b=batch: fp32.predict(b),
             lambda b=batch: int8.predict(b),
-            runs=200 if len(batch) == 1 else 20,
+            runs=320 if len(batch) == 1 else 32,
         )
         out[name] = {
             "tokens": max(lengths),
@@ -197,7 +197,7 @@ def timed_ms(fn: Any) -> float:
 
 
 def fastembed_peer(models: Path, app: Any, int8: Model, cases: dict[str, list[str]]) -> Any:
-    """fastembed on the same int8 file, in alternating pairs with our runtime and with our
+    """fastembed on the same int8 file, in alternating blocks with our runtime and with our
     handler, at batch 1 and 32 (``bench/peers.py``)."""
     from peers import fastembed_model  # noqa: PLC0415
 
@@ -206,11 +206,11 @@ def fastembed_peer(models: Path, app: Any, int8: Model, cases: dict[str, list[st
     for name in ("batch1", "batch32"):
         batch = cases[name]
         runs = 300 if len(batch) == 1 else 30
-        peer_ms, runtime_ms = paired_median_ms(
+        peer_ms, runtime_ms = block_median_ms(
             lambda b=batch: embed(b), lambda b=batch: int8.predict(b), runs=runs
         )
         event = predict_event(batch)
-        peer2_ms, handler_ms = paired_median_ms(
+        peer2_ms, handler_ms = block_median_ms(
             lambda b=batch: embed(b), lambda e=event: ok(app.handler(e, None)), runs=runs
         )
         out[name] = {

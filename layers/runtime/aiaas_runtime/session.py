@@ -78,8 +78,13 @@ def session_options(threads: int | None = None, *, preoptimized: bool = False) -
         if preoptimized
         else ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     )
-    # Thread spinning stays on (onnxruntime's default): Lambda freezes the sandbox between
-    # invocations, so spin-waiting costs nothing there and saves ~0.5 ms per run here.
+    # The pool's threads spin while a run lasts (onnxruntime's default: turning spinning off
+    # costs ~0.5 ms per run here) but stop when it returns: otherwise they go on spinning
+    # after it, over the handler's own work (and Lambda's CPU quota), and over the next run
+    # of another session in the process, which then took twice as long (measured in bench/:
+    # MiniLM int8 at batch 1, 4.0 -> 2.9 ms right after an fp32 run). One session alone runs
+    # as fast either way.
+    options.add_session_config_entry("session.force_spinning_stop", "1")
     options.log_severity_level = 3
     return options
 
