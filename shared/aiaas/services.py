@@ -434,6 +434,15 @@ class Services:
 
 def predict_services(settings: Settings) -> Services:
     """PredictFunction: predictions over every model (the catalog path checked too)."""
+    return _serving(settings)
+
+
+def chat_services(settings: Settings) -> Services:
+    """ChatFunction: chat, completions and transcriptions, on the same prediction service."""
+    return _serving(settings)
+
+
+def _serving(settings: Settings) -> Services:
     if not settings.models_dir.is_dir():
         raise RuntimeError(f"AIAAS_MODELS_DIR {settings.models_dir} is not a directory")
     services = built(settings, "predictions", "model_metrics")

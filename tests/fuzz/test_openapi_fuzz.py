@@ -22,11 +22,18 @@ from aiaas.services import (
     Services,
     auth_services,
     catalog_services,
+    chat_services,
     jobs_services,
     predict_services,
 )
 from aiaas.settings import Settings
-from aiaas.web.apps import create_auth_app, create_catalog_app, create_jobs_app, create_predict_app
+from aiaas.web.apps import (
+    create_auth_app,
+    create_catalog_app,
+    create_chat_app,
+    create_jobs_app,
+    create_predict_app,
+)
 from tests.aws import create_resources
 from tests.integration.conftest import CALLER
 
@@ -39,10 +46,11 @@ CHECKS = [
     checks.content_type_conformance,
     checks.response_schema_conformance,
 ]
-EXAMPLES = 12  # per operation: ~400 cases over the four apps, a couple of minutes
+EXAMPLES = 12  # per operation: ~400 cases over the five apps, a couple of minutes
 Factory = Callable[[Services], Any]
 APPS: dict[str, tuple[Callable[[Settings], Services], Factory]] = {
     "predict": (predict_services, create_predict_app),
+    "chat": (chat_services, create_chat_app),
     "auth": (auth_services, create_auth_app),
     "catalog": (catalog_services, create_catalog_app),
     "jobs": (jobs_services, create_jobs_app),

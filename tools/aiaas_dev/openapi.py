@@ -56,11 +56,12 @@ _PLACEHOLDERS = {
 
 
 def app_documents() -> list[dict[str, Any]]:
-    """Every API function's app's own OpenAPI document (predict, auth, catalog, jobs)."""
+    """Every API function's app's own OpenAPI document (predict, chat, auth, catalog, jobs)."""
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # boto3 clients need a region
     from aiaas.services import (  # noqa: PLC0415  # the apps are slow to import
         auth_services,
         catalog_services,
+        chat_services,
         jobs_services,
         predict_services,
     )
@@ -69,6 +70,7 @@ def app_documents() -> list[dict[str, Any]]:
 
     factories: list[tuple[Callable[[Settings], Any], Callable[[Any], Any]]] = [
         (predict_services, apps.create_predict_app),
+        (chat_services, apps.create_chat_app),
         (auth_services, apps.create_auth_app),
         (catalog_services, apps.create_catalog_app),
         (jobs_services, apps.create_jobs_app),
@@ -76,7 +78,8 @@ def app_documents() -> list[dict[str, Any]]:
     documents = []
     with tempfile.TemporaryDirectory() as empty:
         for build, create in factories:
-            models = Path(empty) if build is predict_services else Path(empty) / "absent"
+            serving = build in (predict_services, chat_services)
+            models = Path(empty) if serving else Path(empty) / "absent"
             settings = Settings(models_dir=models, **_PLACEHOLDERS)  # type: ignore[arg-type]
             documents.append(create(build(settings)).openapi())
     return documents

@@ -32,13 +32,27 @@ def configure_logging(level: str, service: str = "aiaas") -> None:
 
 
 def create_predict_app(services: Services) -> FastAPI:
-    """The PredictFunction app: native, OpenAI-compatible and Open Inference Protocol routes."""
-    from aiaas.web.observe import RequestMetrics  # noqa: PLC0415
-    from aiaas.web.routes import audio, chat, infer, openai, predict  # noqa: PLC0415
+    """The PredictFunction app: native predictions and explanations, OpenAI's embeddings and
+    the Open Inference Protocol."""
+    from aiaas.web.routes import infer, openai, predict  # noqa: PLC0415
 
-    routers = (predict.router, openai.router, chat.router, audio.router, infer.router)
-    app = _app(services, "aiaas predictions", *routers)
-    # one EMF line and one per-model record (the owner's metrics route) per model request
+    return _model_app(services, "aiaas predictions", predict.router, openai.router, infer.router)
+
+
+def create_chat_app(services: Services) -> FastAPI:
+    """The ChatFunction app: OpenAI's chat, completions and transcriptions (the generative
+    built-ins), apart from PredictFunction, whose cold start does not import them."""
+    from aiaas.web.routes import audio, chat  # noqa: PLC0415
+
+    return _model_app(services, "aiaas chat and speech", chat.router, audio.router)
+
+
+def _model_app(services: Services, title: str, *routers: APIRouter) -> FastAPI:
+    """An app of model routes: one EMF line and one per-model record (the owner's metrics
+    route) per model request."""
+    from aiaas.web.observe import RequestMetrics  # noqa: PLC0415
+
+    app = _app(services, title, *routers)
     app.add_middleware(RequestMetrics, recorder=services.model_metrics.record)
     return app
 
