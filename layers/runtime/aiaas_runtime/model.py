@@ -39,8 +39,10 @@ def length_runs(lengths: Sequence[int], max_rows: int, overhead: int = RUN_OVERH
     ``len(lengths) x max_rows`` steps.
     """
     count = len(lengths)
-    if count == 0 or lengths[0] == lengths[-1]:  # one length (sorted): full runs, no search
-        return [*range(max_rows, count, max_rows), count] if count else []
+    if count == 0:
+        return []
+    if lengths[0] == lengths[-1]:  # one length (sorted): full runs, no search
+        return [*range(max_rows, count, max_rows), count]
     best = [0] + [0x7FFFFFFFFFFFFFFF] * count  # least cost of the first j items
     cut = [0] * (count + 1)
     for end in range(1, count + 1):
