@@ -40,6 +40,10 @@ MANIFEST_ORDER = (
     "optimized", "quality", "latency",
 )  # fmt: skip
 
+# As the runtime's sessions (aiaas_runtime.session.DISABLED_OPTIMIZERS): a pre-optimized file
+# keeps Add + LayerNormalization, not onnxruntime's slower SkipLayerNormalization.
+DISABLED_OPTIMIZERS = ("SkipLayerNormFusion",)
+
 # ONNX element type -> Open Inference Protocol datatype name. A copy of the runtime's table
 # (aiaas_runtime.datatypes), which this build environment does not install;
 # tests/unit/test_datatypes.py keeps the two equal.
@@ -214,7 +218,12 @@ def session(path: Path, *, threads: int = ORT_THREADS, **options: Any) -> ort.In
     opts.log_severity_level = 3
     for key, value in options.items():
         setattr(opts, key, value)
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(
+        str(path),
+        opts,
+        providers=["CPUExecutionProvider"],
+        disabled_optimizers=list(DISABLED_OPTIMIZERS),
+    )
 
 
 @contextmanager

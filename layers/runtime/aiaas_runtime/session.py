@@ -16,6 +16,12 @@ logger = logging.getLogger(__name__)
 
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
+# onnxruntime's session optimizer fuses Add (+ bias Add) + LayerNormalization into its
+# SkipLayerNormalization, whose CPU kernel (onnxruntime 1.32) is the slower of the two: 27 vs
+# 10 us for 23 rows of 384, 614 vs 81 us for 608 rows (bench/README.md, 2026-12-07). MiniLM's
+# graphs keep the plain ops, and no CPU session fuses them back (CUDA's fused kernel is the
+# faster one there, so a session that may run on the GPU keeps the optimizer).
+DISABLED_OPTIMIZERS = ("SkipLayerNormFusion",)
 
 
 def available_cpus() -> int:
@@ -115,7 +121,12 @@ def open_session(
         external = [ort.OrtValue.ortvalue_from_numpy(value) for value in weights.values()]
         options.add_external_initializers(list(weights), external)
     try:
-        session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
+        session = ort.InferenceSession(
+            str(path),
+            sess_options=options,
+            providers=providers,
+            disabled_optimizers=[] if CUDA in providers else list(DISABLED_OPTIMIZERS),
+        )
     except Exception as exc:  # onnxruntime raises its own untyped errors
         raise ModelLoadError(f"cannot open {path.name}: {exc}") from exc
     session.external_weights = external  # their memory must outlive the session
