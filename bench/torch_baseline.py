@@ -2,8 +2,9 @@
 
 Usage: python bench/torch_baseline.py --out bench/results/torch.json (medians, standalone), or
 ``--serve``: the peer `bench/run.py` interleaves with its own runs. It then reads one JSON
-request per line on stdin (``{"texts": [...], "runs": n}``), runs ``encode`` n times, and
-answers one line ``{"ms": [...]}``: each call timed here, so the pipe costs nothing measured.
+request per line on stdin (``{"texts": [...], "runs": n, "warmup": w}``), runs ``encode`` w
+times untimed and n times timed, and answers one line ``{"ms": [...]}``: each call timed here,
+so the pipe costs nothing measured.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ def serve(model: SentenceTransformer) -> None:
             request = json.loads(line)
             texts = request["texts"]
             times = []
+            for _ in range(int(request.get("warmup", 0))):
+                model.encode(texts, batch_size=32, normalize_embeddings=True)
             for _ in range(int(request["runs"])):
                 started = time.perf_counter()
                 model.encode(texts, batch_size=32, normalize_embeddings=True)
