@@ -156,6 +156,14 @@ class _Graph:
     def node(self, op: str, inputs: list[str], outputs: list[str], **attrs: Any) -> None:
         self.nodes.append(helper.make_node(op, inputs, outputs, **attrs))
 
+    def replace(self, node: onnx.NodeProto, op: str, inputs: list[str], **attrs: Any) -> None:
+        """An onnxruntime contrib ``op`` in ``node``'s place: its name and outputs."""
+        self.nodes.append(
+            helper.make_node(
+                op, inputs, list(node.output), name=node.name, domain=MS_DOMAIN, **attrs
+            )
+        )
+
 
 def quantize_per_row(
     src: Path,
@@ -401,16 +409,7 @@ def _attention(
         if mask
         else [*parts, out.const(p + "bias", qkv_b)]
     )
-    out.nodes.append(
-        helper.make_node(
-            "MultiHeadAttention",
-            inputs,
-            list(node.output),
-            name=node.name,
-            domain=MS_DOMAIN,
-            **attrs,
-        )
-    )
+    out.replace(node, "MultiHeadAttention", inputs, **attrs)
 
 
 def _quantized_attention(
@@ -438,13 +437,4 @@ def _quantized_attention(
         out.const(p + "wz", np.zeros(w_q.shape[1], np.int8)),
     ]
     heads = helper.get_attribute_value(next(x for x in node.attribute if x.name == "num_heads"))
-    out.nodes.append(
-        helper.make_node(
-            "QAttention",
-            inputs,
-            list(node.output),
-            name=node.name,
-            domain=MS_DOMAIN,
-            num_heads=heads,
-        )
-    )
+    out.replace(node, "QAttention", inputs, num_heads=heads)
