@@ -25,6 +25,8 @@ import onnx
 import onnxruntime as ort
 from onnxruntime.quantization import quant_pre_process
 
+from aiaas_runtime.session import DISABLED_OPTIMIZERS
+
 log = logging.getLogger("modelzoo")
 
 SCHEMA_VERSION = 1
@@ -39,10 +41,6 @@ MANIFEST_ORDER = (
     "labels", "preprocessing", "postprocessing", "limits", "artifacts", "quantization",
     "optimized", "quality", "latency",
 )  # fmt: skip
-
-# As the runtime's sessions (aiaas_runtime.session.DISABLED_OPTIMIZERS): a pre-optimized file
-# keeps Add + LayerNormalization, not onnxruntime's slower SkipLayerNormalization.
-DISABLED_OPTIMIZERS = ("SkipLayerNormFusion",)
 
 # ONNX element type -> Open Inference Protocol datatype name. A copy of the runtime's table
 # (aiaas_runtime.datatypes), which this build environment does not install;
@@ -222,6 +220,7 @@ def session(path: Path, *, threads: int = ORT_THREADS, **options: Any) -> ort.In
         str(path),
         opts,
         providers=["CPUExecutionProvider"],
+        # as the runtime's CPU sessions: a pre-optimized file keeps Add + LayerNormalization
         disabled_optimizers=list(DISABLED_OPTIMIZERS),
     )
 

@@ -345,9 +345,7 @@ def _calibrated_matmul(
     w_q, w_scale = _int8_columns(weight)
     scale = _calibrated_quantize(out, a, a_max, p)
     inputs = [p + "aq", out.const(p + "wq", w_q), scale, out.const(p + "ws", w_scale), out.zp]
-    out.nodes.append(
-        helper.make_node("MatMulIntegerToFloat", inputs, [y], name=name, domain=MS_DOMAIN)
-    )
+    out.node("MatMulIntegerToFloat", inputs, [y], name=name, domain=MS_DOMAIN)
 
 
 def _per_row_matmul(
@@ -393,7 +391,7 @@ def _attention(
         a = p + "smoothed"
         if static:
             a_max = float((a_range / s).max())
-            _quantized_attention(out, node, (a, a_max), (qkv_w, qkv_b), p)
+            _quantized_attention(out, node, (a, a_max), (qkv_w, qkv_b), p, attrs=attrs)
             return
     _per_row_matmul(out, a, qkv_w, p + "qkv", p)
     hidden = qkv_w.shape[0]
@@ -418,10 +416,12 @@ def _quantized_attention(
     source: tuple[str, float],
     qkv: tuple[np.ndarray, np.ndarray],
     p: str,
+    *,
+    attrs: dict[str, Any],
 ) -> None:
     """A fused ``Attention`` as onnxruntime's ``QAttention``: the uint8 input (``source``: its
     name and calibrated ``max |A|``), int8 QKV columns with their own scales, the same mask and
-    heads."""
+    attributes (``num_heads`` only: the caller checks)."""
     (a, a_max), (qkv_w, qkv_b) = source, qkv
     w_q, w_scale = _int8_columns(qkv_w)
     scale = _calibrated_quantize(out, a, a_max, p)
@@ -436,5 +436,4 @@ def _quantized_attention(
         out.zp,
         out.const(p + "wz", np.zeros(w_q.shape[1], np.int8)),
     ]
-    heads = helper.get_attribute_value(next(x for x in node.attribute if x.name == "num_heads"))
-    out.replace(node, "QAttention", inputs, num_heads=heads)
+    out.replace(node, "QAttention", inputs, **attrs)
